@@ -1,0 +1,3 @@
+from signpose.cli import main
+
+raise SystemExit(main())

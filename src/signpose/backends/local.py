@@ -1,0 +1,154 @@
+"""Local backend: a pool of spawned worker processes on this machine.
+
+Each worker holds exactly one item at a time, so when a worker dies (SIGKILL, the OOM
+killer) the driver knows which item it held, starts a fresh worker and gives that item
+out again. multiprocessing.Pool would hang on a dead worker and ProcessPoolExecutor
+breaks the whole pool, which is why this is a small pool of its own.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from signpose.backends.base import DEFAULT_MAX_ATTEMPTS, Outcome
+
+STOP_TIMEOUT_SECONDS = 5.0
+
+
+def _worker_main(connection: Connection, fn: Callable[[Any], Any]) -> None:
+    # Ctrl-C reaches the whole process group; only the driver decides how to stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        try:
+            item = connection.recv()
+        except EOFError:  # the driver is gone
+            return
+        if item is None:
+            return
+        connection.send(fn(item))
+
+
+def describe_exit(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        try:
+            return f"killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"killed by signal {-exitcode}"
+    return f"exit code {exitcode}"
+
+
+@dataclass
+class _Assignment:
+    item: Any
+    attempts: int
+
+
+class _Worker:
+    def __init__(self, context, fn: Callable[[Any], Any]) -> None:
+        self.connection, child = context.Pipe()
+        self.process = context.Process(target=_worker_main, args=(child, fn), daemon=True)
+        self.process.start()
+        child.close()
+        self.assignment: _Assignment | None = None
+
+    def give(self, assignment: _Assignment) -> None:
+        self.assignment = assignment
+        try:
+            self.connection.send(assignment.item)
+        except OSError:
+            pass  # it died: its sentinel fires and the item goes out again
+
+    def stop(self) -> None:
+        if self.assignment is not None:
+            # Mid-item: do not wait for it. The store drops the temporary file it leaves.
+            self.process.terminate()
+        else:
+            try:
+                self.connection.send(None)
+            except OSError:
+                pass
+
+    def join(self) -> None:
+        self.process.join(STOP_TIMEOUT_SECONDS)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.connection.close()
+
+
+class LocalBackend:
+    """Runs a function over items on ``workers`` spawned processes (never fork: MediaPipe
+    graphs do not survive a fork)."""
+
+    def __init__(self, workers: int, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, not {workers}")
+        self.workers = workers
+        self.max_attempts = max_attempts
+
+    def map_unordered(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Outcome]:
+        queue = deque(_Assignment(item, 0) for item in items)
+        if not queue:
+            return
+        context = multiprocessing.get_context("spawn")
+        pool = [_Worker(context, fn) for _ in range(min(self.workers, len(queue)))]
+        try:
+            while queue or any(worker.assignment for worker in pool):
+                for index, worker in enumerate(pool):
+                    if worker.assignment is None and queue:
+                        if not worker.process.is_alive():  # died while idle
+                            worker.join()
+                            pool[index] = worker = _Worker(context, fn)
+                        assignment = queue.popleft()
+                        assignment.attempts += 1
+                        worker.give(assignment)
+                busy = [worker for worker in pool if worker.assignment]
+                waitables = [w.connection for w in busy] + [w.process.sentinel for w in busy]
+                ready = set(wait(waitables))
+                for index, worker in enumerate(pool):
+                    if worker.assignment is None:
+                        continue
+                    if worker.connection in ready or worker.connection.poll():
+                        outcome = self._receive(worker)
+                        if outcome is not None:
+                            yield outcome
+                            continue
+                    if worker.process.sentinel in ready or not worker.process.is_alive():
+                        outcome = self._lost(worker, queue)
+                        worker.join()
+                        pool[index] = _Worker(context, fn)
+                        if outcome is not None:
+                            yield outcome
+        finally:
+            for worker in pool:
+                worker.stop()
+            for worker in pool:
+                worker.join()
+
+    def _receive(self, worker: _Worker) -> Outcome | None:
+        try:
+            result = worker.connection.recv()
+        except (EOFError, OSError):
+            return None  # died while sending: handled as a lost worker
+        assignment, worker.assignment = worker.assignment, None
+        return Outcome(assignment.item, result, attempts=assignment.attempts)
+
+    def _lost(self, worker: _Worker, queue: deque) -> Outcome | None:
+        worker.process.join()
+        assignment, worker.assignment = worker.assignment, None
+        reason = describe_exit(worker.process.exitcode)
+        if assignment.attempts < self.max_attempts:
+            queue.appendleft(assignment)
+            return None
+        return Outcome(
+            assignment.item,
+            None,
+            crash=f"worker process died ({reason}) on each of {assignment.attempts} attempts",
+            attempts=assignment.attempts,
+        )

@@ -1,0 +1,159 @@
+"""Command line: the only place that prints and chooses exit codes.
+
+Exit codes: 0 success (every clip done, or inputs equal for verify), 1 some clips failed
+(or inputs differ), 2 usage, dataset or input errors, 130 interrupted (resumable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from signpose import __version__
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _add_extract(commands) -> None:
+    parser = commands.add_parser("extract", help="extract keypoints of a dataset into a run folder")
+    parser.add_argument("dataset", type=Path, help="dataset root (PHOENIX-2014-T, PHOENIX-2014, or a folder of clip folders)")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="run folder to write (created; resumed if it holds a run)")
+    parser.add_argument("--workers", "--num_workers", "--num-workers", dest="workers", type=int, default=None,
+                        help="worker processes (default: all cores)")
+    parser.add_argument("--mode", choices=["image", "video"], default="image",
+                        help="image: every frame on its own (default); video: track between frames (faster, smoother)")
+    parser.add_argument("--refine-face", action="store_true", help="478 face points (adds irises)")
+    parser.add_argument("--model-complexity", type=int, choices=[0, 1, 2], default=1,
+                        help="pose model size; only 1 ships with mediapipe 0.10.21")
+    parser.add_argument("--min-detection-confidence", type=float, default=0.5)
+    parser.add_argument("--min-tracking-confidence", type=float, default=0.5)
+    parser.add_argument("--layout", default="auto", help="dataset layout: auto, phoenix-2014-t, phoenix-2014, folder, video")
+    parser.add_argument("--splits", nargs="+", default=None, help="only these splits (e.g. train dev)")
+    parser.add_argument("--max_samples_per_split", "--max-samples-per-split", dest="max_samples_per_split", type=int,
+                        default=None, help="only the first N clips of each split")
+    parser.add_argument("--overwrite", action="store_true", help="discard an earlier run in the output folder")
+    parser.add_argument("--backend", choices=["local", "ray"], default="local")
+    parser.add_argument("--ray-address", default=None, help="Ray cluster address (default: RAY_ADDRESS, else a local Ray)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def _add_export(commands) -> None:
+    parser = commands.add_parser("export", help="write a run as the seed's pickle schema, or as arrays")
+    parser.add_argument("run", type=Path, help="run folder")
+    parser.add_argument("output", type=Path, help="out.pkl (pickle) or a folder (npz: one <split>.npz each)")
+    parser.add_argument("--format", choices=["pickle", "npz"], default="pickle")
+    parser.add_argument("--splits", nargs="+", default=None)
+
+
+def _add_verify(commands) -> None:
+    parser = commands.add_parser("verify", help="compare two runs or seed pickles; exit 0 when equal")
+    parser.add_argument("a", type=Path, help="run folder or seed-schema pickle")
+    parser.add_argument("b", type=Path, help="run folder or seed-schema pickle")
+    parser.add_argument("--splits", nargs="+", default=None)
+    parser.add_argument("--atol", type=float, default=0.0, help="largest allowed absolute difference (default 0: bitwise)")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="signpose", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"signpose {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_extract(commands)
+    _add_export(commands)
+    _add_verify(commands)
+    return parser
+
+
+def _error(message: str) -> int:
+    print(f"signpose: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def run_extract(args: argparse.Namespace) -> int:
+    from signpose.backends import make_backend
+    from signpose.clip import DatasetError
+    from signpose.datasets import open_dataset
+    from signpose.estimator import EstimatorOptions, ModelUnavailable
+    from signpose.progress import format_progress
+    from signpose.runner import extract
+    from signpose.store import StoreError
+
+    if args.workers is not None and args.workers < 1:
+        return _error(f"--workers must be at least 1, not {args.workers}")
+    options = EstimatorOptions(
+        mode=args.mode,
+        refine_face=args.refine_face,
+        model_complexity=args.model_complexity,
+        min_detection_confidence=args.min_detection_confidence,
+        min_tracking_confidence=args.min_tracking_confidence,
+    )
+    try:
+        dataset = open_dataset(args.dataset, args.layout, args.splits, args.max_samples_per_split)
+        backend = make_backend(args.backend, args.workers, args.ray_address)
+    except (DatasetError, ValueError, ImportError) as error:
+        return _error(str(error))
+    show = not args.quiet and sys.stderr.isatty()
+
+    def on_progress(progress) -> None:
+        if show:
+            print("\r" + format_progress(progress), end="", file=sys.stderr, flush=True)
+
+    try:
+        summary = extract(dataset, args.output, options, backend, args.overwrite, on_progress, args.backend)
+    except (ModelUnavailable, StoreError) as error:
+        return _error(str(error))
+    if show:
+        print(file=sys.stderr)
+    print(
+        f"{summary.out}: {summary.clips_total} clips ({summary.clips_skipped} already done,"
+        f" {summary.clips_processed} processed), {summary.frames_processed} frames in {summary.elapsed:.1f} s"
+        f" ({summary.frames_per_second:.1f} frames/s)",
+        file=sys.stderr,
+    )
+    for result in summary.frame_failures:
+        for failure in result.frame_failures:
+            print(f"  warning: {result.split}/{result.clip_id}: frame {failure.frame}: {failure.error}", file=sys.stderr)
+    for result in summary.failed:
+        print(f"  FAILED {result.split}/{result.clip_id}: {result.error}", file=sys.stderr)
+    if summary.status == "interrupted":
+        command = " ".join(sys.argv[1:]) if sys.argv[1:2] == ["extract"] else f"extract {args.dataset} -o {args.output}"
+        print(f"interrupted: finished clips are kept. Resume with: signpose {command}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if summary.failed:
+        print(f"{len(summary.failed)} clip(s) failed (listed above; recorded in {summary.out / 'index.jsonl'})", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from signpose.export import export_npz, export_pickle
+    from signpose.safepickle import SourceError
+
+    try:
+        write = export_npz if args.format == "npz" else export_pickle
+        summary = write(args.run, args.output, args.splits)
+    except SourceError as error:
+        return _error(str(error))
+    print(f"{args.output}: {summary.frames} frames of {summary.clips} clips ({', '.join(summary.splits)})", file=sys.stderr)
+    return EXIT_OK
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from signpose.safepickle import SourceError
+    from signpose.verify import compare_sources
+
+    try:
+        report = compare_sources(args.a, args.b, args.splits, args.atol)
+    except SourceError as error:
+        return _error(str(error))
+    print(json.dumps(report.to_json(), indent=2) if args.json else report.to_text())
+    return EXIT_OK if report.equal else EXIT_FAILED
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handlers = {"extract": run_extract, "export": run_export, "verify": run_verify}
+    return handlers[args.command](args)

@@ -1,0 +1,170 @@
+"""A whole extraction: pick the clips still to do, run them on a backend, record each one
+as it finishes, and leave the run folder consistent however the run ends."""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable
+from contextlib import closing
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Literal
+
+from signpose import __version__
+from signpose.backends.base import Backend, Outcome
+from signpose.clip import Clip, Dataset
+from signpose.estimator import EstimatorOptions, check_models, model_checksums
+from signpose.pipeline import ClipProcessor
+from signpose.results import ClipResult, ClipStatus
+from signpose.store import RunStore, StoreError
+
+RunStatus = Literal["complete", "interrupted"]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Reported after every clip (and once before the first)."""
+
+    clips_done: int
+    clips_total: int
+    frames_done: int
+    elapsed: float
+    last: ClipResult | None = None
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    out: Path
+    status: RunStatus
+    clips_total: int
+    clips_skipped: int
+    clips_processed: int
+    frames_processed: int
+    elapsed: float
+    failed: tuple[ClipResult, ...] = ()
+    frame_failures: tuple[ClipResult, ...] = field(default=())
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.frames_processed / self.elapsed if self.elapsed > 0 else 0.0
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _crash_result(outcome: Outcome) -> ClipResult:
+    clip: Clip = outcome.item
+    return ClipResult(
+        split=clip.split,
+        clip_id=clip.clip_id,
+        status=ClipStatus.FAILED,
+        source=str(clip.source),
+        error=outcome.crash,
+        signer=clip.signer,
+        gloss=clip.gloss,
+        translation=clip.translation,
+    )
+
+
+def _check_same_options(previous: dict[str, Any] | None, options: EstimatorOptions, out: Path) -> None:
+    if previous is None or previous.get("options") == asdict(options):
+        return
+    raise StoreError(
+        f"{out}: holds a run made with other options ({previous.get('options')}); resuming with"
+        f" {asdict(options)} would mix them. Use --overwrite to start over, or another output folder."
+    )
+
+
+def extract(
+    dataset: Dataset,
+    out: Path,
+    options: EstimatorOptions,
+    backend: Backend,
+    overwrite: bool = False,
+    on_progress: Callable[[Progress], None] | None = None,
+    backend_name: str = "local",
+) -> RunSummary:
+    """Extract keypoints for every clip of ``dataset`` not already done in ``out``."""
+    check_models(options)
+    store = RunStore(out)
+    store.prepare(overwrite)
+    _check_same_options(store.read_run_info(), options, out)
+
+    keys = list(dict.fromkeys((clip.split, clip.clip_id) for clip in dataset.clips))
+    index = store.read_index()
+    done = {key for key, result in index.items() if store.is_done(result)}
+    todo = list({(c.split, c.clip_id): c for c in dataset.clips if (c.split, c.clip_id) not in done}.values())
+
+    info: dict[str, Any] = {
+        "signpose_version": __version__,
+        "mediapipe_version": _version("mediapipe"),
+        "pose_format_version": _version("pose-format"),
+        "python_version": platform.python_version(),
+        "model_sha256": model_checksums(options),
+        "options": asdict(options),
+        "dataset_root": str(dataset.root),
+        "layout": dataset.layout,
+        "splits": list(dataset.splits),
+        "backend": backend_name,
+        "workers": backend.workers,
+        "clips_total": len(keys),
+        "clips_skipped": len(keys) - len(todo),
+        "started": _now(),
+    }
+    store.write_run_info(info | {"status": "running"})
+
+    started = time.monotonic()
+    frames = 0
+    processed = 0
+    report = on_progress or (lambda progress: None)
+    report(Progress(0, len(todo), 0, 0.0))
+    status: RunStatus = "complete"
+    try:
+        with closing(backend.map_unordered(ClipProcessor(options, out), todo)) as outcomes:
+            for outcome in outcomes:
+                result = outcome.result if outcome.result is not None else _crash_result(outcome)
+                store.append(result)
+                frames += result.frames
+                processed += 1
+                report(Progress(processed, len(todo), frames, time.monotonic() - started, result))
+    except KeyboardInterrupt:
+        status = "interrupted"
+    finally:
+        store.remove_temporaries()
+        ordered = store.finalize(keys)
+        elapsed = time.monotonic() - started
+        store.write_run_info(
+            info
+            | {
+                "status": status,
+                "finished": _now(),
+                "elapsed_seconds": round(elapsed, 3),
+                "clips_processed": processed,
+                "frames_processed": frames,
+                "frames_per_second": round(frames / elapsed, 3) if elapsed > 0 else 0.0,
+            }
+        )
+    wanted = set(keys)
+    return RunSummary(
+        out=Path(out),
+        status=status,
+        clips_total=len(keys),
+        clips_skipped=len(keys) - len(todo),
+        clips_processed=processed,
+        frames_processed=frames,
+        elapsed=elapsed,
+        failed=tuple(r for r in ordered if r.key in wanted and r.status is ClipStatus.FAILED),
+        frame_failures=tuple(r for r in ordered if r.key in wanted and r.failed_frames),
+    )
+

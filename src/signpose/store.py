@@ -1,0 +1,171 @@
+"""The run folder, and the only code that writes into it.
+
+Layout: ``<out>/<split>/<clip>.pose`` per clip, ``index.jsonl`` (one line per clip),
+``stats.json`` and ``run.json``. Every file appears atomically (temporary name, fsync,
+rename), so a crash at any moment leaves finished files whole and nothing half-written
+under a final name. Clips finish in any order; the index is appended as they do, and
+rewritten in dataset order when a run ends, so its bytes do not depend on the workers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from signpose.keypoints import PARTS
+from signpose.results import ClipResult, ClipStatus
+
+INDEX = "index.jsonl"
+STATS = "stats.json"
+RUN_INFO = "run.json"
+POSE_SUFFIX = ".pose"
+TMP_MARK = ".tmp-"
+
+
+class StoreError(Exception):
+    """The output folder cannot be used (or a clip would be written outside it)."""
+
+
+def safe_name(name: str, what: str) -> str:
+    """Refuse names that would place a file outside its folder."""
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name or ".." in name:
+        raise StoreError(f"refusing to write {what} {name!r}: it contains a path separator or '..'")
+    return name
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}")
+    with temporary.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def _dumps(record: Any) -> str:
+    return json.dumps(record, ensure_ascii=False, indent=2, sort_keys=False) + "\n"
+
+
+class RunStore:
+    """A run folder. Workers call ``write_pose``; the driver owns index, stats and run info."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    # -- per clip, in workers -------------------------------------------------------------
+    def pose_relpath(self, split: str, clip_id: str) -> str:
+        return f"{safe_name(split, 'split')}/{safe_name(clip_id, 'clip id')}{POSE_SUFFIX}"
+
+    def write_pose(self, split: str, clip_id: str, data: bytes) -> tuple[str, str]:
+        """Write one clip's .pose atomically; returns its path relative to the run and sha256."""
+        relpath = self.pose_relpath(split, clip_id)
+        _write_atomic(self.root / relpath, data)
+        return relpath, hashlib.sha256(data).hexdigest()
+
+    # -- run life cycle, in the driver ----------------------------------------------------
+    def prepare(self, overwrite: bool) -> None:
+        """Make the folder ready: refuse a foreign non-empty folder, clear a run on
+        ``overwrite``, and remove temporary files a killed run left behind."""
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(f"{self.root}: output path exists and is not a folder")
+        self.root.mkdir(parents=True, exist_ok=True)
+        ours = {INDEX, STATS, RUN_INFO}
+        entries = [entry for entry in self.root.iterdir() if entry.name not in ours and not entry.name.startswith(".")]
+        is_run = any((self.root / name).exists() for name in ours)
+        if entries and not is_run:
+            raise StoreError(
+                f"{self.root}: folder is not empty and holds no signpose run; choose a new or empty output folder"
+            )
+        if overwrite:
+            for name in ours:
+                (self.root / name).unlink(missing_ok=True)
+            for pose in self.root.glob(f"*/*{POSE_SUFFIX}"):
+                pose.unlink()
+        self.remove_temporaries()
+
+    def remove_temporaries(self) -> list[Path]:
+        removed = [path for path in self.root.glob(f"**/.*{TMP_MARK}*") if path.is_file()]
+        for path in removed:
+            path.unlink(missing_ok=True)
+        return removed
+
+    def read_index(self) -> dict[tuple[str, str], ClipResult]:
+        """Every clip the index records; a later line for the same clip wins. A torn last
+        line (the machine died mid-append) is ignored: its clip is simply done again."""
+        records: dict[tuple[str, str], ClipResult] = {}
+        path = self.root / INDEX
+        if not path.exists():
+            return records
+        with path.open(encoding="utf-8") as handle:
+            for line in handle:
+                try:
+                    result = ClipResult.from_json(json.loads(line))
+                except (ValueError, TypeError, KeyError):
+                    continue
+                records[result.key] = result
+        return records
+
+    def is_done(self, result: ClipResult) -> bool:
+        """A clip counts as done only if it succeeded and its file is there, whole."""
+        if result.status is not ClipStatus.OK or not result.pose_file or not result.checksum:
+            return False
+        path = self.root / result.pose_file
+        return path.is_file() and sha256_file(path) == result.checksum
+
+    def append(self, result: ClipResult) -> None:
+        with (self.root / INDEX).open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def finalize(self, order: Iterable[tuple[str, str]]) -> list[ClipResult]:
+        """Rewrite the index in dataset order (then any clips of earlier runs not in this
+        dataset selection) and write stats.json from it. Returns the ordered records."""
+        records = self.read_index()
+        ordered = [records.pop(key) for key in order if key in records]
+        ordered += records.values()
+        lines = "".join(json.dumps(r.to_json(), ensure_ascii=False) + "\n" for r in ordered)
+        _write_atomic(self.root / INDEX, lines.encode("utf-8"))
+        _write_atomic(self.root / STATS, _dumps(compute_stats(ordered)).encode("utf-8"))
+        return ordered
+
+    def read_run_info(self) -> dict[str, Any] | None:
+        path = self.root / RUN_INFO
+        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+    def write_run_info(self, info: dict[str, Any]) -> None:
+        _write_atomic(self.root / RUN_INFO, _dumps(info).encode("utf-8"))
+
+    def read_stats(self) -> dict[str, Any]:
+        return json.loads((self.root / STATS).read_text(encoding="utf-8"))
+
+
+def compute_stats(results: Iterable[ClipResult]) -> dict[str, dict[str, int]]:
+    """Per split counts. Nothing about timing or workers: equal runs have equal stats."""
+    stats: dict[str, dict[str, int]] = {}
+    for result in results:
+        split = stats.setdefault(
+            result.split,
+            {"clips": 0, "frames": 0, "failed_clips": 0, "failed_frames": 0}
+            | {f"frames_with_{part}": 0 for part in PARTS},
+        )
+        split["clips"] += 1
+        split["frames"] += result.frames
+        split["failed_clips"] += result.status is ClipStatus.FAILED
+        split["failed_frames"] += result.failed_frames
+        for part in PARTS:
+            split[f"frames_with_{part}"] += getattr(result.detected, part)
+    return stats
