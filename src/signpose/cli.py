@@ -73,7 +73,7 @@ def _error(message: str) -> int:
 
 
 def run_extract(args: argparse.Namespace) -> int:
-    from signpose.backends import make_backend
+    from signpose.backends import BackendError, make_backend
     from signpose.clip import DatasetError
     from signpose.datasets import open_dataset
     from signpose.estimator import EstimatorOptions, ModelUnavailable
@@ -103,7 +103,7 @@ def run_extract(args: argparse.Namespace) -> int:
 
     try:
         summary = extract(dataset, args.output, options, backend, args.overwrite, on_progress, args.backend)
-    except (ModelUnavailable, StoreError) as error:
+    except (ModelUnavailable, StoreError, BackendError) as error:
         return _error(str(error))
     if show:
         print(file=sys.stderr)

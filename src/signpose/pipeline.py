@@ -121,3 +121,14 @@ class ClipProcessor:
 
 def _counts(keypoints: ClipKeypoints) -> PartCounts:
     return PartCounts(**{part: keypoints.frames_with(part) for part in PARTS})
+
+
+def check_access(clip: Clip, out_dir: Path) -> None:
+    """Can this machine read the dataset and write the run folder? On a cluster every node
+    must see both (a shared filesystem); this names what is missing where."""
+    import socket
+
+    host = socket.gethostname()
+    if not clip.source.exists():
+        raise OSError(f"on {host}: cannot see the dataset: {clip.source} does not exist (is the dataset on a shared filesystem?)")
+    RunStore(out_dir).write_probe(host)

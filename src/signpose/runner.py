@@ -9,6 +9,7 @@ from collections.abc import Callable
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
@@ -17,7 +18,7 @@ from signpose import __version__
 from signpose.backends.base import Backend, Outcome
 from signpose.clip import Clip, Dataset
 from signpose.estimator import EstimatorOptions, check_models, model_checksums
-from signpose.pipeline import ClipProcessor
+from signpose.pipeline import ClipProcessor, check_access
 from signpose.results import ClipResult, ClipStatus
 from signpose.store import RunStore, StoreError
 
@@ -42,6 +43,7 @@ class RunSummary:
     clips_total: int
     clips_skipped: int
     clips_processed: int
+    clips_retried: int
     frames_processed: int
     elapsed: float
     failed: tuple[ClipResult, ...] = ()
@@ -123,10 +125,13 @@ def extract(
         "started": _now(),
     }
     store.write_run_info(info | {"status": "running"})
+    if todo:
+        backend.check(partial(check_access, todo[0], Path(out)))
 
     started = time.monotonic()
     frames = 0
     processed = 0
+    retried = 0
     report = on_progress or (lambda progress: None)
     report(Progress(0, len(todo), 0, 0.0))
     status: RunStatus = "complete"
@@ -137,6 +142,7 @@ def extract(
                 store.append(result)
                 frames += result.frames
                 processed += 1
+                retried += outcome.attempts > 1
                 report(Progress(processed, len(todo), frames, time.monotonic() - started, result))
     except KeyboardInterrupt:
         status = "interrupted"
@@ -151,6 +157,7 @@ def extract(
                 "finished": _now(),
                 "elapsed_seconds": round(elapsed, 3),
                 "clips_processed": processed,
+                "clips_retried": retried,
                 "frames_processed": frames,
                 "frames_per_second": round(frames / elapsed, 3) if elapsed > 0 else 0.0,
             }
@@ -162,6 +169,7 @@ def extract(
         clips_total=len(keys),
         clips_skipped=len(keys) - len(todo),
         clips_processed=processed,
+        clips_retried=retried,
         frames_processed=frames,
         elapsed=elapsed,
         failed=tuple(r for r in ordered if r.key in wanted and r.status is ClipStatus.FAILED),

@@ -75,6 +75,15 @@ class RunStore:
         _write_atomic(self.root / relpath, data)
         return relpath, hashlib.sha256(data).hexdigest()
 
+    def write_probe(self, host: str) -> None:
+        """Prove this machine can write into the run folder (then clean up)."""
+        probe = self.root / f".probe{TMP_MARK}{host}-{os.getpid()}"
+        try:
+            _write_atomic(probe, b"signpose write check\n")
+            probe.unlink()
+        except OSError as error:
+            raise OSError(f"on {host}: cannot write into the output folder {self.root} ({error})") from error
+
     # -- run life cycle, in the driver ----------------------------------------------------
     def prepare(self, overwrite: bool) -> None:
         """Make the folder ready: refuse a foreign non-empty folder, clear a run on

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Literal
 
-from signpose.backends.base import Backend, Outcome
+from signpose.backends.base import Backend, BackendError, Outcome
 
 BackendName = Literal["local", "ray"]
 
@@ -26,4 +26,4 @@ def make_backend(name: BackendName, workers: int | None = None, ray_address: str
     raise ValueError(f"unknown backend {name!r} (choose local or ray)")
 
 
-__all__ = ["Backend", "BackendName", "Outcome", "default_workers", "make_backend"]
+__all__ = ["Backend", "BackendError", "BackendName", "Outcome", "default_workers", "make_backend"]

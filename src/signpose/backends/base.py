@@ -26,6 +26,10 @@ class Outcome(Generic[T, R]):
     attempts: int = 1
 
 
+class BackendError(Exception):
+    """The backend cannot run the work (workers cannot see the data, no cluster...)."""
+
+
 class Backend(Protocol):
     """Runs ``fn`` over items on long-lived workers.
 
@@ -37,5 +41,10 @@ class Backend(Protocol):
     """
 
     workers: int
+
+    def check(self, probe: Callable[[], None]) -> None:
+        """Run ``probe`` where the workers run, before any item; an exception it raises
+        (say, the output folder is not writable there) propagates as BackendError."""
+        ...
 
     def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[Outcome[T, R]]: ...

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from signpose.backends.base import DEFAULT_MAX_ATTEMPTS, Outcome
+from signpose.backends.base import DEFAULT_MAX_ATTEMPTS, BackendError, Outcome
 
 STOP_TIMEOUT_SECONDS = 5.0
 
@@ -91,6 +91,13 @@ class LocalBackend:
             raise ValueError(f"workers must be at least 1, not {workers}")
         self.workers = workers
         self.max_attempts = max_attempts
+
+    def check(self, probe: Callable[[], None]) -> None:
+        # Workers share this machine's files, so checking here is checking there.
+        try:
+            probe()
+        except OSError as error:
+            raise BackendError(str(error)) from error
 
     def map_unordered(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Outcome]:
         queue = deque(_Assignment(item, 0) for item in items)
