@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from fractions import Fraction
 from pathlib import Path
 
 from signpose.clip import Clip
@@ -29,11 +30,13 @@ class ClipError(Exception):
 
 @dataclass(frozen=True)
 class FrameSource:
-    """A clip's frames, ready to stream: names for the index, decoded frames, frame rate."""
+    """A clip's frames, ready to stream: names for the index, decoded frames, and the
+    frame rate as a float (for the .pose file) and exactly (``frame_rate``, a fraction)."""
 
     names: tuple[str, ...]
     frames: Iterator[DecodedFrame]
     fps: float
+    frame_rate: str
 
 
 def open_frames(clip: Clip) -> FrameSource:
@@ -46,7 +49,8 @@ def open_frames(clip: Clip) -> FrameSource:
     paths = list_frames(clip.source)
     if not paths:
         raise ClipError(f"{clip.source}: no image frames in the clip folder")
-    return FrameSource(tuple(path.name for path in paths), decode_frames(paths), clip.fps or DEFAULT_FPS)
+    fps = Fraction(clip.fps or DEFAULT_FPS).limit_denominator(1001)
+    return FrameSource(tuple(path.name for path in paths), decode_frames(paths), float(fps), f"{fps.numerator}/{fps.denominator}")
 
 
 def _describe(error: Exception) -> str:
@@ -112,6 +116,7 @@ class ClipProcessor:
             width=keypoints.width,
             height=keypoints.height,
             fps=source.fps,
+            frame_rate=source.frame_rate,
         )
         if len(failures) == keypoints.num_frames:
             return replace(counted, error=f"{clip.source}: none of the {keypoints.num_frames} frames could be decoded")

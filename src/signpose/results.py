@@ -47,6 +47,7 @@ class ClipResult:
     width: int = 0
     height: int = 0
     fps: float = 0.0
+    frame_rate: str = ""  # exact, as a fraction: "25/1", "30000/1001"
     signer: str = ""
     gloss: str = ""
     translation: str = ""
