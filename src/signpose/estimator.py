@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -77,6 +79,22 @@ def model_checksums(options: EstimatorOptions) -> dict[str, str]:
     return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in model_files(options)}
 
 
+@contextmanager
+def _quiet_native_logs() -> Iterator[None]:
+    """MediaPipe's C++ side writes warnings straight to file descriptor 2 whenever a graph
+    starts (one per model, every clip); on a long run they would bury the progress and the
+    real errors. Errors still surface as Python exceptions."""
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _landmarks(landmark_list, count: int) -> np.ndarray:
     return np.array([(p.x, p.y, p.z) for p in landmark_list.landmark[:count]], dtype=np.float32)
 
@@ -96,13 +114,14 @@ class HolisticEstimator:
         self.options = options
         self._sizes = part_sizes(options.refine_face)
         self._slices = part_slices(self._sizes)
-        self._holistic: Holistic = Holistic(
-            static_image_mode=options.mode == "image",
-            model_complexity=options.model_complexity,
-            refine_face_landmarks=options.refine_face,
-            min_detection_confidence=options.min_detection_confidence,
-            min_tracking_confidence=options.min_tracking_confidence,
-        )
+        with _quiet_native_logs():
+            self._holistic: Holistic = Holistic(
+                static_image_mode=options.mode == "image",
+                model_complexity=options.model_complexity,
+                refine_face_landmarks=options.refine_face,
+                min_detection_confidence=options.min_detection_confidence,
+                min_tracking_confidence=options.min_tracking_confidence,
+            )
 
     def close(self) -> None:
         self._holistic.close()
@@ -110,7 +129,8 @@ class HolisticEstimator:
     def estimate_clip(self, frames: Iterable[np.ndarray | None], fps: float) -> ClipKeypoints:
         """Keypoints for one clip's frames, in order. ``None`` marks a frame that could not
         be decoded: it gets no keypoints (confidence 0) and is not shown to the model."""
-        self._holistic.reset()
+        with _quiet_native_logs():
+            self._holistic.reset()
         points: list[np.ndarray] = []
         confidence: list[np.ndarray] = []
         present: list[np.ndarray] = []
@@ -123,7 +143,11 @@ class HolisticEstimator:
             if image is not None:
                 if not width:
                     height, width = image.shape[:2]
-                self._fill(self._holistic.process(image), frame_points, frame_confidence, frame_present)
+                    with _quiet_native_logs():  # the graph's models load on the first frame
+                        results = self._holistic.process(image)
+                else:
+                    results = self._holistic.process(image)
+                self._fill(results, frame_points, frame_confidence, frame_present)
             points.append(frame_points)
             confidence.append(frame_confidence)
             present.append(frame_present)

@@ -1,0 +1,11 @@
+"""Seed command, single process: extract PHOENIX keypoints into a pickle (seed schema).
+
+    python data/extract_phoenix_keypoints.py --dataset_path D --output_path single.pkl --max_samples_per_split 10
+"""
+
+import sys
+
+from signpose.seedcli import extract_and_export
+
+if __name__ == "__main__":
+    sys.exit(extract_and_export(sys.argv[1:], __doc__.splitlines()[0], default_workers=1))

@@ -1,0 +1,12 @@
+"""Seed command, many processes: same output as the single-process script, byte for byte.
+
+    python data/extract_phoenix_keypoints_distributed.py --dataset_path D --output_path dist.pkl --max_samples_per_split 10 --num_workers 4
+    (add --backend ray [--ray_address HOST:PORT] to run on Ray)
+"""
+
+import sys
+
+from signpose.seedcli import extract_and_export
+
+if __name__ == "__main__":
+    sys.exit(extract_and_export(sys.argv[1:], __doc__.splitlines()[0], default_workers=None))

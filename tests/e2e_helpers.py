@@ -1,0 +1,114 @@
+"""Running the real CLI in subprocesses, and comparing run folders byte for byte."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+
+def signpose(*args: object, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, "-m", "signpose", *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=REPO
+    )
+    if check and result.returncode != 0:
+        pytest.fail(f"signpose {' '.join(map(str, args))} exited {result.returncode}:\n{result.stderr[-3000:]}")
+    return result
+
+
+def script(path: str, *args: object) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO / path), *map(str, args)], capture_output=True, text=True, timeout=600, cwd=REPO)
+
+
+def start_signpose(*args: object) -> subprocess.Popen:
+    """The CLI in its own session (process group), as a terminal would run it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "signpose", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        start_new_session=True,
+    )
+
+
+def run_files(run: Path) -> dict[str, bytes]:
+    """Every file of a run that must not depend on how the work was split (run.json holds
+    timings and the worker count, so it is left out)."""
+    return {str(p.relative_to(run)): p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file() and p.name != "run.json"}
+
+
+def assert_same_run(a: Path, b: Path) -> None:
+    files_a, files_b = run_files(a), run_files(b)
+    assert sorted(files_a) == sorted(files_b)
+    different = [name for name in files_a if files_a[name] != files_b[name]]
+    assert not different, f"files differ between {a} and {b}: {different}"
+
+
+def index_lines(run: Path) -> int:
+    index = run / "index.jsonl"
+    return len(index.read_text().splitlines()) if index.exists() else 0
+
+
+def wait_for_index(run: Path, lines: int, process: subprocess.Popen, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while index_lines(run) < lines:
+        if process.poll() is not None:
+            pytest.fail(f"signpose ended (exit {process.returncode}) before {lines} clips were done: {process.stderr.read()[-2000:]}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"no {lines} clips done in {timeout} s")
+        time.sleep(0.02)
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def worker_pids(driver: int) -> list[int]:
+    """The driver's spawned worker processes (not multiprocessing's resource tracker)."""
+    pids = []
+    for pid in children(driver):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"spawn_main" in cmdline:
+            pids.append(pid)
+    return pids
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def wait_gone(pids: list[int], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def temporaries(run: Path) -> list[Path]:
+    return [p for p in run.rglob(".*") if ".tmp-" in p.name]
+
+
+def environment_has_cores(count: int) -> bool:
+    return (os.cpu_count() or 1) >= count

@@ -1,0 +1,11 @@
+"""Seed command: check that the single-process and distributed results are identical.
+
+    python verify_distributed_results.py --single single.pkl --distributed dist.pkl [--splits train]
+"""
+
+import sys
+
+from signpose.seedcli import verify_pickles
+
+if __name__ == "__main__":
+    sys.exit(verify_pickles(sys.argv[1:]))
