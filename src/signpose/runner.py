@@ -79,6 +79,18 @@ def _crash_result(outcome: Outcome) -> ClipResult:
     )
 
 
+def _done_clips(store: RunStore) -> set[tuple[str, str]]:
+    """Clips whose latest record is a success with its file whole (checksum verified)."""
+    latest: dict[tuple[str, str], ClipResult] = {}
+    for result in store.iter_index():
+        # Only what is_done needs, so a large index does not sit in memory.
+        latest[result.key] = ClipResult(
+            split=result.split, clip_id=result.clip_id, status=result.status, source="",
+            pose_file=result.pose_file, checksum=result.checksum,
+        )
+    return {key for key, result in latest.items() if store.is_done(result)}
+
+
 def _check_same_options(previous: dict[str, Any] | None, options: EstimatorOptions, out: Path) -> None:
     if previous is None or previous.get("options") == asdict(options):
         return
@@ -104,8 +116,7 @@ def extract(
     _check_same_options(store.read_run_info(), options, out)
 
     keys = list(dict.fromkeys((clip.split, clip.clip_id) for clip in dataset.clips))
-    index = store.read_index()
-    done = {key for key, result in index.items() if store.is_done(result)}
+    done = _done_clips(store)
     todo = list({(c.split, c.clip_id): c for c in dataset.clips if (c.split, c.clip_id) not in done}.values())
 
     info: dict[str, Any] = {
@@ -148,7 +159,7 @@ def extract(
         status = "interrupted"
     finally:
         store.remove_temporaries()
-        ordered = store.finalize(keys)
+        store.finalize(keys)
         elapsed = time.monotonic() - started
         store.write_run_info(
             info
@@ -163,6 +174,7 @@ def extract(
             }
         )
     wanted = set(keys)
+    problems = [r for r in store.iter_index() if r.key in wanted and (r.status is ClipStatus.FAILED or r.failed_frames)]
     return RunSummary(
         out=Path(out),
         status=status,
@@ -172,7 +184,7 @@ def extract(
         clips_retried=retried,
         frames_processed=frames,
         elapsed=elapsed,
-        failed=tuple(r for r in ordered if r.key in wanted and r.status is ClipStatus.FAILED),
-        frame_failures=tuple(r for r in ordered if r.key in wanted and r.failed_frames),
+        failed=tuple(r for r in problems if r.status is ClipStatus.FAILED),
+        frame_failures=tuple(r for r in problems if r.failed_frames),
     )
 

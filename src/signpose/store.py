@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from signpose.keypoints import PARTS
 from signpose.results import ClipResult, ClipStatus
@@ -45,14 +46,31 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+@contextmanager
+def _atomic_open(path: Path) -> Iterator[IO[bytes]]:
+    """A file that appears under ``path`` only once it is completely written and synced."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}")
-    with temporary.open("wb") as handle:
+    try:
+        with temporary.open("wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    with _atomic_open(path) as handle:
         handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+
+
+def _parse(line: bytes) -> ClipResult | None:
+    try:
+        return ClipResult.from_json(json.loads(line))
+    except (ValueError, TypeError, KeyError):
+        return None
 
 
 def _dumps(record: Any) -> str:
@@ -111,21 +129,27 @@ class RunStore:
             path.unlink(missing_ok=True)
         return removed
 
+    def iter_index(self) -> Iterator[ClipResult]:
+        """Every record in file order, one at a time. A torn last line (the machine died
+        mid-append) is skipped: its clip is simply done again."""
+        for _, _, result in self._index_lines():
+            yield result
+
     def read_index(self) -> dict[tuple[str, str], ClipResult]:
-        """Every clip the index records; a later line for the same clip wins. A torn last
-        line (the machine died mid-append) is ignored: its clip is simply done again."""
-        records: dict[tuple[str, str], ClipResult] = {}
+        """The latest record of every clip (a later line for the same clip wins)."""
+        return {result.key: result for result in self.iter_index()}
+
+    def _index_lines(self) -> Iterator[tuple[int, int, ClipResult]]:
         path = self.root / INDEX
         if not path.exists():
-            return records
-        with path.open(encoding="utf-8") as handle:
+            return
+        offset = 0
+        with path.open("rb") as handle:
             for line in handle:
-                try:
-                    result = ClipResult.from_json(json.loads(line))
-                except (ValueError, TypeError, KeyError):
-                    continue
-                records[result.key] = result
-        return records
+                result = _parse(line)
+                if result is not None:
+                    yield offset, len(line), result
+                offset += len(line)
 
     def is_done(self, result: ClipResult) -> bool:
         """A clip counts as done only if it succeeded and its file is there, whole."""
@@ -140,16 +164,27 @@ class RunStore:
             handle.flush()
             os.fsync(handle.fileno())
 
-    def finalize(self, order: Iterable[tuple[str, str]]) -> list[ClipResult]:
-        """Rewrite the index in dataset order (then any clips of earlier runs not in this
-        dataset selection) and write stats.json from it. Returns the ordered records."""
-        records = self.read_index()
-        ordered = [records.pop(key) for key in order if key in records]
-        ordered += records.values()
-        lines = "".join(json.dumps(r.to_json(), ensure_ascii=False) + "\n" for r in ordered)
-        _write_atomic(self.root / INDEX, lines.encode("utf-8"))
-        _write_atomic(self.root / STATS, _dumps(compute_stats(ordered)).encode("utf-8"))
-        return ordered
+    def finalize(self, order: Iterable[tuple[str, str]]) -> None:
+        """Rewrite the index in dataset order (then any clips of earlier runs outside this
+        selection, in their order) and write stats.json from it. Streams: only each clip's
+        line position is held, never the records, so memory stays flat."""
+        latest: dict[tuple[str, str], tuple[int, int]] = {}
+        for offset, length, result in self._index_lines():
+            latest.pop(result.key, None)  # re-insert: a clip of an earlier run keeps its latest place
+            latest[result.key] = (offset, length)
+        wanted = [key for key in dict.fromkeys(order) if key in latest]
+        keys = wanted + [key for key in latest if key not in set(wanted)]
+        stats = StatsCounter()
+        source = self.root / INDEX
+        if source.exists():
+            with source.open("rb") as old, _atomic_open(source) as new:
+                for key in keys:
+                    offset, length = latest[key]
+                    old.seek(offset)
+                    line = old.read(length)
+                    new.write(line if line.endswith(b"\n") else line + b"\n")
+                    stats.add(_parse(line))
+        _write_atomic(self.root / STATS, _dumps(stats.stats).encode("utf-8"))
 
     def read_run_info(self) -> dict[str, Any] | None:
         path = self.root / RUN_INFO
@@ -162,11 +197,17 @@ class RunStore:
         return json.loads((self.root / STATS).read_text(encoding="utf-8"))
 
 
-def compute_stats(results: Iterable[ClipResult]) -> dict[str, dict[str, int]]:
-    """Per split counts. Nothing about timing or workers: equal runs have equal stats."""
-    stats: dict[str, dict[str, int]] = {}
-    for result in results:
-        split = stats.setdefault(
+class StatsCounter:
+    """Per split counts, added up one record at a time. Nothing about timing or workers:
+    equal runs have equal stats."""
+
+    def __init__(self) -> None:
+        self.stats: dict[str, dict[str, int]] = {}
+
+    def add(self, result: ClipResult | None) -> None:
+        if result is None:
+            return
+        split = self.stats.setdefault(
             result.split,
             {"clips": 0, "frames": 0, "failed_clips": 0, "failed_frames": 0}
             | {f"frames_with_{part}": 0 for part in PARTS},
@@ -177,4 +218,10 @@ def compute_stats(results: Iterable[ClipResult]) -> dict[str, dict[str, int]]:
         split["failed_frames"] += result.failed_frames
         for part in PARTS:
             split[f"frames_with_{part}"] += getattr(result.detected, part)
-    return stats
+
+
+def compute_stats(results: Iterable[ClipResult]) -> dict[str, dict[str, int]]:
+    counter = StatsCounter()
+    for result in results:
+        counter.add(result)
+    return counter.stats

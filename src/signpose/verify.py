@@ -1,0 +1,297 @@
+"""Compare two keypoint sources (run folders or seed-schema pickles) frame by frame.
+
+Frames are matched by (split, clip id, frame file name), so the same dataset mounted
+elsewhere still matches. Run folders are compared one clip at a time; a pickle is in
+memory whole anyway.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from signpose.export import open_run, read_clip
+from signpose.keypoints import PARTS, Part
+from signpose.safepickle import SourceError
+from signpose.seedschema import ClipArrays, SeedPickle, keypoint_arrays
+
+SourceKind = Literal["run folder", "pickle"]
+EXAMPLES = 5
+
+
+@dataclass(frozen=True)
+class Examples:
+    """How many items there are, and the first few of them."""
+
+    count: int
+    examples: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PartReport:
+    part: Part
+    both: int  # frames where A and B both detected the part
+    only_a: int
+    only_b: int
+    neither: int
+    max_abs_diff: float | None  # over frames detected in both; None if there are none
+    max_diff_at: str | None  # image path (A's) of the frame where it occurs, if non-zero
+    over_atol: int  # frames detected in both whose largest difference exceeds atol
+    shape_mismatches: int  # frames detected in both whose arrays differ in shape
+
+
+@dataclass(frozen=True)
+class SplitReport:
+    split: str
+    in_a: bool
+    in_b: bool
+    frames_a: int
+    frames_b: int
+    clips_a: int
+    clips_b: int
+    missing_in_b: Examples  # image paths of A's frames that B lacks
+    extra_in_b: Examples
+    parts: tuple[PartReport, ...]
+    stats_a: Mapping[str, Any] | None
+    stats_b: Mapping[str, Any] | None
+    problems_a: Examples  # .pose files missing, unreadable or not matching their checksum
+    problems_b: Examples
+
+    @property
+    def stats_equal(self) -> bool:
+        return self.stats_a == self.stats_b
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        checks = [
+            (self.in_a != self.in_b, f"only in {'A' if self.in_a else 'B'}"),
+            (self.missing_in_b.count, f"{self.missing_in_b.count} frames missing in B"),
+            (self.extra_in_b.count, f"{self.extra_in_b.count} extra frames in B"),
+        ]
+        for p in self.parts:
+            checks += [
+                (p.only_a + p.only_b, f"{p.part} detected on one side only in {p.only_a + p.only_b} frames"),
+                (p.shape_mismatches, f"{p.part} shape differs in {p.shape_mismatches} frames"),
+                (p.over_atol, f"{p.part} differs beyond atol in {p.over_atol} frames (max {p.max_abs_diff or 0:.3g})"),
+            ]
+        checks.append((not self.stats_equal, "stats differ"))
+        for side, bad in (("A", self.problems_a), ("B", self.problems_b)):
+            checks.append((bad.count, f"{bad.count} .pose files in {side} fail their checksum or cannot be read"))
+        return tuple(message for failed, message in checks if failed)
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    a: str
+    b: str
+    kind_a: SourceKind
+    kind_b: SourceKind
+    atol: float
+    splits: tuple[SplitReport, ...]
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        return tuple(f"split {s.split!r}: {reason}" for s in self.splits for reason in s.reasons)
+
+    @property
+    def equal(self) -> bool:
+        return not self.reasons
+
+    def to_json(self) -> dict[str, Any]:
+        record = _finite(asdict(self))
+        return record | {"equal": self.equal, "reasons": list(self.reasons)}
+
+    def to_text(self) -> str:
+        lines = [f"A: {self.a} ({self.kind_a})", f"B: {self.b} ({self.kind_b})", f"atol: {self.atol:g}", ""]
+        for split in self.splits:
+            lines += _split_text(split) + [""]
+        reasons = self.reasons
+        shown = "; ".join(reasons[:8]) + (f"; and {len(reasons) - 8} more" if len(reasons) > 8 else "")
+        lines.append("RESULT: EQUAL" if not reasons else f"RESULT: DIFFERENT ({shown})")
+        return "\n".join(line.rstrip() for line in lines)
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no inf/nan: spell them as strings."""
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return str(value) if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def _examples_text(label: str, examples: Examples) -> list[str]:
+    more = f" (first {len(examples.examples)} shown)" if examples.count > len(examples.examples) else ""
+    return [f"  {label}: {examples.count}{more}"] + [f"    {item}" for item in examples.examples]
+
+
+def _split_text(s: SplitReport) -> list[str]:
+    where = "" if s.in_a and s.in_b else f" -- only in {'A' if s.in_a else 'B'}"
+    counts = f"frames: A {s.frames_a}, B {s.frames_b}; clips: A {s.clips_a}, B {s.clips_b}"
+    lines = [f"split {s.split!r}{where}", f"  {counts}"]
+    lines += _examples_text("frames missing in B", s.missing_in_b) + _examples_text("extra frames in B", s.extra_in_b)
+    header = f"{'both':>8}{'only A':>8}{'only B':>8}{'neither':>9}{'max |diff|':>12}{'> atol':>8}"
+    lines.append(f"  {'part':<11}{header}  at (A's frame with the max)")
+    for p in s.parts:
+        diff = "-" if p.max_abs_diff is None else f"{p.max_abs_diff:.3g}"
+        shape = f" [shape differs in {p.shape_mismatches}]" if p.shape_mismatches else ""
+        counts = f"{p.both:>8}{p.only_a:>8}{p.only_b:>8}{p.neither:>9}{diff:>12}{p.over_atol:>8}"
+        lines.append(f"  {p.part:<11}{counts}  {p.max_diff_at or ''}{shape}")
+    sa, sb = s.stats_a or {}, s.stats_b or {}
+    changed = ", ".join(f"{k} A={sa.get(k)} B={sb.get(k)}" for k in sorted({*sa, *sb}) if sa.get(k) != sb.get(k))
+    lines.append("  stats: equal" if s.stats_equal else f"  stats: differ ({changed or 'missing on one side'})")
+    lines += _examples_text("bad .pose files in A", s.problems_a) + _examples_text("bad .pose files in B", s.problems_b)
+    return lines
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    clip: ClipArrays | None
+    problem: str | None  # why a run's .pose file cannot be trusted
+
+
+@dataclass(frozen=True)
+class _Side:
+    kind: SourceKind
+    clips: Mapping[str, Mapping[str, Any]]  # split -> clip id -> anything, in source order
+    stats: Mapping[str, Any] | None
+    load: Callable[[str, str], _Loaded]
+
+
+def _open(path: Path) -> _Side:
+    path = Path(path)
+    if path.is_dir():
+        contents = open_run(path)
+        records = {split: {r.clip_id: r for r in contents.ok_clips(split)} for split in contents.splits}
+
+        def load(split: str, clip_id: str) -> _Loaded:
+            record = records[split][clip_id]
+            read = read_clip(contents.root, record)
+            if read.keypoints is None:
+                return _Loaded(None, read.problem)
+            return _Loaded(keypoint_arrays(read.keypoints, record.source, record.frame_names), read.problem)
+
+        return _Side("run folder", records, contents.stats, load)
+    if path.is_file():
+        seed = SeedPickle.load(path)
+        return _Side("pickle", seed.clips, seed.stats, lambda split, clip: _Loaded(seed.clip(split, clip), None))
+    raise SourceError(f"{path}: no such file or folder")
+
+
+@dataclass
+class _PartTally:
+    both: int = 0
+    only_a: int = 0
+    only_b: int = 0
+    neither: int = 0
+    max_abs_diff: float | None = None
+    max_diff_at: str | None = None
+    over_atol: int = 0
+    shape_mismatches: int = 0
+
+
+@dataclass
+class _Sample:
+    count: int = 0
+    examples: list[str] = field(default_factory=list)
+
+    def add(self, items: Sequence[str]) -> None:
+        self.count += len(items)
+        self.examples += items[: EXAMPLES - len(self.examples)]
+
+    def freeze(self) -> Examples:
+        return Examples(self.count, tuple(self.examples))
+
+
+def _frame_diffs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Largest absolute difference per frame; equal values (inf, nan in both) count as 0."""
+    a, b = a.reshape(len(a), -1).astype(np.float64), b.reshape(len(b), -1).astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        diff = np.abs(a - b)
+    diff[(a == b) | (np.isnan(a) & np.isnan(b))] = 0.0
+    diff[np.isnan(diff)] = np.inf
+    return diff.max(axis=1)
+
+
+def _compare_clips(
+    ca: ClipArrays | None, cb: ClipArrays | None, atol: float,
+    parts: dict[Part, _PartTally], missing: _Sample, extra: _Sample,
+) -> None:  # fmt: skip
+    names_a, names_b = (ca.names if ca else ()), (cb.names if cb else ())
+    index_b = {name: row for row, name in enumerate(names_b)}
+    rows_a = np.array([row for row, name in enumerate(names_a) if name in index_b], dtype=np.int64)
+    rows_b = np.array([index_b[names_a[row]] for row in rows_a], dtype=np.int64)
+    matched_b = set(rows_b.tolist())
+    missing.add([ca.paths[row] for row, name in enumerate(names_a) if name not in index_b] if ca else [])
+    extra.add([cb.paths[row] for row in range(len(names_b)) if row not in matched_b] if cb else [])
+    if not len(rows_a) or ca is None or cb is None:
+        return
+    for column, part in enumerate(PARTS):
+        tally, in_a, in_b = parts[part], ca.present[rows_a, column], cb.present[rows_b, column]
+        both = in_a & in_b
+        tally.both += int(both.sum())
+        tally.only_a += int((in_a & ~in_b).sum())
+        tally.only_b += int((in_b & ~in_a).sum())
+        tally.neither += int((~in_a & ~in_b).sum())
+        if not both.any():
+            continue
+        va, vb = ca.values[part][rows_a[both]], cb.values[part][rows_b[both]]
+        if va.shape[1:] != vb.shape[1:]:
+            tally.shape_mismatches += len(va)
+            continue
+        diffs = _frame_diffs(va, vb)
+        tally.over_atol += int((diffs > atol).sum())
+        worst = int(np.argmax(diffs))
+        if tally.max_abs_diff is None or diffs[worst] > tally.max_abs_diff:
+            tally.max_abs_diff = float(diffs[worst])
+            tally.max_diff_at = ca.paths[int(rows_a[both][worst])] if diffs[worst] > 0 else None
+
+
+def _compare_split(split: str, a: _Side, b: _Side, atol: float) -> SplitReport:
+    ids_a, ids_b = list(a.clips.get(split, {})), list(b.clips.get(split, {}))
+    in_a, in_b = set(ids_a), set(ids_b)
+    order = ids_a + [clip_id for clip_id in ids_b if clip_id not in in_a]
+    parts = {part: _PartTally() for part in PARTS}
+    missing, extra, problems_a, problems_b = _Sample(), _Sample(), _Sample(), _Sample()
+    frames_a = frames_b = 0
+    for clip_id in order:
+        got_a = a.load(split, clip_id) if clip_id in in_a else _Loaded(None, None)
+        got_b = b.load(split, clip_id) if clip_id in in_b else _Loaded(None, None)
+        problems_a.add([got_a.problem] if got_a.problem else [])
+        problems_b.add([got_b.problem] if got_b.problem else [])
+        frames_a += len(got_a.clip.names) if got_a.clip else 0
+        frames_b += len(got_b.clip.names) if got_b.clip else 0
+        _compare_clips(got_a.clip, got_b.clip, atol, parts, missing, extra)
+    return SplitReport(
+        split=split, in_a=split in a.clips, in_b=split in b.clips,
+        frames_a=frames_a, frames_b=frames_b, clips_a=len(ids_a), clips_b=len(ids_b),
+        missing_in_b=missing.freeze(), extra_in_b=extra.freeze(),
+        parts=tuple(PartReport(part=part, **vars(parts[part])) for part in PARTS),
+        stats_a=(a.stats or {}).get(split), stats_b=(b.stats or {}).get(split),
+        problems_a=problems_a.freeze(), problems_b=problems_b.freeze(),
+    )  # fmt: skip
+
+
+def compare_sources(a: Path, b: Path, splits: Sequence[str] | None = None, atol: float = 0.0) -> VerifyReport:
+    """Compare two run folders / seed pickles; ``atol`` 0 demands bitwise equal values.
+
+    Raises SourceError for a missing path, an unreadable input or a pickle not of the
+    seed schema (UnsafePickleError for one that would run code).
+    """
+    if not atol >= 0:
+        raise ValueError(f"atol must be a number >= 0, got {atol}")
+    side_a, side_b = _open(a), _open(b)
+    available = list(dict.fromkeys([*side_a.clips, *side_b.clips]))
+    if splits is not None:
+        unknown = [split for split in splits if split not in available]
+        if unknown:
+            known = f"A has {list(side_a.clips)}, B has {list(side_b.clips)}"
+            raise SourceError(f"no split {', '.join(map(repr, unknown))} in A or B ({known})")
+        available = list(dict.fromkeys(splits))
+    reports = tuple(_compare_split(split, side_a, side_b, atol) for split in available)
+    return VerifyReport(str(a), str(b), side_a.kind, side_b.kind, float(atol), reports)
