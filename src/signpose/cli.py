@@ -57,6 +57,23 @@ def _add_verify(commands) -> None:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
+def _add_render(commands) -> None:
+    parser = commands.add_parser("render", help="draw a clip's keypoints over its frames (.mp4, .gif, or a .png contact sheet)")
+    parser.add_argument("run", type=Path, help="run folder")
+    parser.add_argument("clip", help="clip id, or split/clip")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="out.mp4, out.gif, or out.png (a sheet of --frames frames)")
+    parser.add_argument("--split", default=None, help="the clip's split (needed only when the clip id is in several splits)")
+    parser.add_argument("--no-video", action="store_true", help="draw on a blank canvas instead of the clip's frames")
+    parser.add_argument("--frames", type=int, default=12, help="frames on a .png contact sheet (default 12)")
+
+
+def _add_report(commands) -> None:
+    parser = commands.add_parser("report", help="write a self-contained HTML report of a run")
+    parser.add_argument("run", type=Path, help="run folder")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="report.html to write")
+    parser.add_argument("--lowest", type=int, default=8, help="show the N clips with the least hand detection (default 8)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="signpose", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"signpose {__version__}")
@@ -64,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_extract(commands)
     _add_export(commands)
     _add_verify(commands)
+    _add_render(commands)
+    _add_report(commands)
     return parser
 
 
@@ -99,7 +118,7 @@ def run_extract(args: argparse.Namespace) -> int:
 
     def on_progress(progress) -> None:
         if show:
-            print("\r" + format_progress(progress), end="", file=sys.stderr, flush=True)
+            print("\r" + format_progress(progress) + "\x1b[K", end="", file=sys.stderr, flush=True)
 
     try:
         summary = extract(dataset, args.output, options, backend, args.overwrite, on_progress, args.backend)
@@ -153,7 +172,37 @@ def run_verify(args: argparse.Namespace) -> int:
     return EXIT_OK if report.equal else EXIT_FAILED
 
 
+def run_render(args: argparse.Namespace) -> int:
+    from signpose.render import RenderError, find_clip, render_clip
+
+    try:
+        record = find_clip(args.run, args.clip, args.split)
+        summary = render_clip(args.run, record.split, record.clip_id, args.output, args.no_video, args.frames)
+    except RenderError as error:
+        return _error(str(error))
+    print(
+        f"{summary.out}: {summary.frames} frames of {summary.split}/{summary.clip_id} ({summary.kind}, {summary.width}x{summary.height})",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from signpose.report import ReportError, write_report
+
+    try:
+        summary = write_report(args.run, args.output, args.lowest)
+    except ReportError as error:
+        return _error(str(error))
+    print(
+        f"{summary.out}: {summary.clips} clips, {summary.failed_clips} failed, {summary.clips_with_failed_frames} with failed"
+        f" frames, {summary.thumbnails} thumbnails ({summary.bytes / 1e6:.1f} MB)",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"extract": run_extract, "export": run_export, "verify": run_verify}
+    handlers = {"extract": run_extract, "export": run_export, "verify": run_verify, "render": run_render, "report": run_report}
     return handlers[args.command](args)

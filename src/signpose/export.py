@@ -94,8 +94,8 @@ def read_clip(root: Path, record: ClipResult) -> ClipRead:
         problem = f"{path}: sha256 differs from the index checksum (the file changed after the run wrote it)"
     try:
         keypoints = from_pose_bytes(data)
-    except Exception as error:  # pose-format raises assorted types on damaged bytes
-        return ClipRead(None, f"{path}: not a readable .pose file ({type(error).__name__}: {error})")
+    except ValueError as error:
+        return ClipRead(None, f"{path}: {error}")
     if keypoints.num_frames != len(record.frame_names):
         return ClipRead(None, f"{path}: has {keypoints.num_frames} frames, the index lists {len(record.frame_names)}")
     return ClipRead(keypoints, problem)

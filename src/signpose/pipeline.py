@@ -8,6 +8,7 @@ clip never ends a run.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -128,12 +129,15 @@ def _counts(keypoints: ClipKeypoints) -> PartCounts:
     return PartCounts(**{part: keypoints.frames_with(part) for part in PARTS})
 
 
-def check_access(clip: Clip, out_dir: Path) -> None:
+def check_access(dataset_path: Path, out_dir: Path) -> None:
     """Can this machine read the dataset and write the run folder? On a cluster every node
     must see both (a shared filesystem); this names what is missing where."""
     import socket
 
     host = socket.gethostname()
-    if not clip.source.exists():
-        raise OSError(f"on {host}: cannot see the dataset: {clip.source} does not exist (is the dataset on a shared filesystem?)")
+    if not os.access(dataset_path, os.R_OK):
+        raise OSError(
+            f"on {host}: cannot read the dataset at {dataset_path} (every worker must see the dataset:"
+            " is it on a shared filesystem mounted at the same path?)"
+        )
     RunStore(out_dir).write_probe(host)

@@ -8,6 +8,7 @@ files. Reading converts back to MediaPipe's normalised coordinates.
 from __future__ import annotations
 
 import io
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -53,10 +54,18 @@ def to_pose_bytes(keypoints: ClipKeypoints) -> bytes:
     return buffer.getvalue()
 
 
+# What pose-format raises on damaged or foreign bytes (it has no error type of its own).
+_UNREADABLE = (struct.error, TypeError, ValueError, EOFError, IndexError, UnicodeDecodeError)
+
+
 def from_pose_bytes(data: bytes) -> ClipKeypoints:
+    """Keypoints of a signpose .pose file; ValueError for anything else or damaged bytes."""
     from pose_format import Pose
 
-    pose = Pose.read(data)
+    try:
+        pose = Pose.read(data)
+    except _UNREADABLE as error:
+        raise ValueError(f"not a readable .pose file ({type(error).__name__}: {error})") from error
     width, height = pose.header.dimensions.width, pose.header.dimensions.height
     names = [component.name for component in pose.header.components]
     expected = ["POSE_LANDMARKS", "FACE_LANDMARKS", "LEFT_HAND_LANDMARKS", "RIGHT_HAND_LANDMARKS"]
@@ -78,5 +87,5 @@ def from_pose_bytes(data: bytes) -> ClipKeypoints:
 def read_pose_file(path: Path) -> ClipKeypoints:
     try:
         return from_pose_bytes(path.read_bytes())
-    except (OSError, ValueError, EOFError) as error:
+    except (OSError, ValueError) as error:
         raise ValueError(f"{path}: cannot read as a signpose .pose file ({error})") from error

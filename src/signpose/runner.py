@@ -79,6 +79,12 @@ def _crash_result(outcome: Outcome) -> ClipResult:
     )
 
 
+def _first_readable(clips: list[Clip], look: int = 20) -> Path | None:
+    """The first clip source that exists here, to prove the workers can read it too. A
+    missing clip folder is that clip's failure, not the run's."""
+    return next((clip.source for clip in clips[:look] if clip.source.exists()), None)
+
+
 def _done_clips(store: RunStore) -> set[tuple[str, str]]:
     """Clips whose latest record is a success with its file whole (checksum verified)."""
     latest: dict[tuple[str, str], ClipResult] = {}
@@ -137,7 +143,7 @@ def extract(
     }
     store.write_run_info(info | {"status": "running"})
     if todo:
-        backend.check(partial(check_access, todo[0], Path(out)))
+        backend.check(partial(check_access, _first_readable(todo) or dataset.root, Path(out)))
 
     started = time.monotonic()
     frames = 0

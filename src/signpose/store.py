@@ -159,8 +159,15 @@ class RunStore:
         return path.is_file() and sha256_file(path) == result.checksum
 
     def append(self, result: ClipResult) -> None:
-        with (self.root / INDEX).open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+        line = (json.dumps(result.to_json(), ensure_ascii=False) + "\n").encode("utf-8")
+        with (self.root / INDEX).open("ab+") as handle:
+            # After a crash mid-append the file ends in a torn line: start a fresh one, or
+            # this record would be glued to the fragment and lost with it.
+            if handle.seek(0, os.SEEK_END) > 0:
+                handle.seek(-1, os.SEEK_END)
+                if handle.read(1) != b"\n":
+                    line = b"\n" + line
+            handle.write(line)
             handle.flush()
             os.fsync(handle.fileno())
 

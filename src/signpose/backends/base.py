@@ -43,8 +43,8 @@ class Backend(Protocol):
     workers: int
 
     def check(self, probe: Callable[[], None]) -> None:
-        """Run ``probe`` where the workers run, before any item; an exception it raises
-        (say, the output folder is not writable there) propagates as BackendError."""
+        """Run ``probe`` where the workers run, before any item; the OSError it raises
+        (say, the output folder is not writable there) becomes a BackendError."""
         ...
 
     def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[Outcome[T, R]]: ...

@@ -1,0 +1,109 @@
+"""Small picklable callables for the LocalBackend tests.
+
+Spawned workers unpickle them by reference, so they live in an importable module
+(``tests.backends.local_helpers``; spawn hands the children the parent's sys.path).
+Cross-process memory ("the first time", "how many attempts") is kept in marker files.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+
+class Square:
+    """An item's square, and which process computed it."""
+
+    def __call__(self, item: int) -> tuple[int, int]:
+        return item * item, os.getpid()
+
+
+class DieOnce:
+    """SIGKILLs its own process the first time any worker sees one of ``doomed``."""
+
+    def __init__(self, markers: Path, doomed: tuple[int, ...]) -> None:
+        self.markers = Path(markers)
+        self.doomed = doomed
+
+    def __call__(self, item: int) -> tuple[int, int]:
+        marker = self.markers / f"died-on-{item}"
+        if item in self.doomed and not marker.exists():
+            marker.write_text(str(os.getpid()))
+            os.kill(os.getpid(), signal.SIGKILL)
+        return item * 10, os.getpid()
+
+
+class AlwaysDie:
+    """SIGKILLs its own process on every item in ``doomed``; counts the attempts in a file."""
+
+    def __init__(self, markers: Path, doomed: tuple[int, ...]) -> None:
+        self.markers = Path(markers)
+        self.doomed = doomed
+
+    def __call__(self, item: int) -> int:
+        if item in self.doomed:
+            with (self.markers / f"attempts-{item}").open("a") as handle:
+                handle.write(f"{os.getpid()}\n")
+            os.kill(os.getpid(), signal.SIGKILL)
+        return item
+
+
+class Raise:
+    """Raises a Python exception on ``bad``."""
+
+    def __init__(self, bad: int) -> None:
+        self.bad = bad
+
+    def __call__(self, item: int) -> int:
+        if item == self.bad:
+            raise ValueError(f"item {item} is bad")
+        return item
+
+
+class Slow:
+    """Announces itself (pid in ``started-<item>``), sleeps ``seconds``, then notes that
+    it finished (``finished-<item>``). Items in ``fast`` return at once."""
+
+    def __init__(self, markers: Path, seconds: float, fast: tuple[int, ...] = ()) -> None:
+        self.markers = Path(markers)
+        self.seconds = seconds
+        self.fast = fast
+
+    def __call__(self, item: int) -> tuple[int, int]:
+        if item in self.fast:
+            return item, os.getpid()
+        started = self.markers / f"started-{item}"
+        temporary = started.with_suffix(".tmp")
+        temporary.write_text(str(os.getpid()))
+        temporary.replace(started)  # appears whole
+        time.sleep(self.seconds)
+        (self.markers / f"finished-{item}").write_text(str(os.getpid()))
+        return item, os.getpid()
+
+
+class SleepFor:
+    """Sleeps ``delays[item]`` seconds: items finish in an order other than given."""
+
+    def __init__(self, delays: dict[int, float]) -> None:
+        self.delays = delays
+
+    def __call__(self, item: int) -> int:
+        time.sleep(self.delays.get(item, 0.0))
+        return item
+
+
+class Counted:
+    """Counts how often it is unpickled per process: once per worker is the contract."""
+
+    def __init__(self, markers: Path) -> None:
+        self.markers = Path(markers)
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        with (self.markers / f"unpickled-{os.getpid()}").open("a") as handle:
+            handle.write("x")
+
+    def __call__(self, item: int) -> int:
+        return os.getpid()
