@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import pickle
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,13 @@ class _RestrictedUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError("persistent ids are not part of the keypoint schema")
 
 
+# How decoding untrusted bytes fails; each means "not a readable pickle".
+_UNREADABLE = (
+    EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError, IndexError, KeyError,
+    struct.error, RecursionError, MemoryError, OverflowError,
+)
+
+
 def load_pickle(path: Path) -> Any:
     """Load a pickle that may only rebuild numpy arrays, dicts, lists and plain values.
 
@@ -97,8 +105,6 @@ def load_pickle(path: Path) -> Any:
             return _RestrictedUnpickler(handle, path).load()
         except UnsafePickleError:
             raise
-        except Exception as error:
-            # Decoding untrusted bytes fails in many ways (EOFError, UnpicklingError,
-            # ValueError, struct errors, RecursionError, ...); each means "not a readable pickle".
+        except _UNREADABLE as error:
             reason = "it is truncated" if isinstance(error, EOFError) else f"{type(error).__name__}: {error}"
             raise SourceError(f"{path}: not a readable pickle ({reason})") from error
