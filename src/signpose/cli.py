@@ -19,7 +19,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 def _add_extract(commands) -> None:
     parser = commands.add_parser("extract", help="extract keypoints of a dataset into a run folder")
-    parser.add_argument("dataset", type=Path, help="dataset root (PHOENIX-2014-T, PHOENIX-2014, or a folder of clip folders)")
+    parser.add_argument("dataset", type=Path, help="dataset root (PHOENIX-2014-T, PHOENIX-2014, a folder of clip folders or of videos) or a video manifest .csv")
     parser.add_argument("-o", "--output", type=Path, required=True, help="run folder to write (created; resumed if it holds a run)")
     parser.add_argument("--workers", "--num_workers", "--num-workers", dest="workers", type=int, default=None,
                         help="worker processes (default: all cores)")

@@ -31,10 +31,9 @@ class ClipError(Exception):
 
 @dataclass(frozen=True)
 class FrameSource:
-    """A clip's frames, ready to stream: names for the index, decoded frames, and the
+    """A clip's frames, ready to stream (each carries its name for the index), and the
     frame rate as a float (for the .pose file) and exactly (``frame_rate``, a fraction)."""
 
-    names: tuple[str, ...]
     frames: Iterator[DecodedFrame]
     fps: float
     frame_rate: str
@@ -51,7 +50,7 @@ def open_frames(clip: Clip) -> FrameSource:
     if not paths:
         raise ClipError(f"{clip.source}: no image frames in the clip folder")
     fps = Fraction(clip.fps or DEFAULT_FPS).limit_denominator(1001)
-    return FrameSource(tuple(path.name for path in paths), decode_frames(paths), float(fps), f"{fps.numerator}/{fps.denominator}")
+    return FrameSource(decode_frames(paths), float(fps), f"{fps.numerator}/{fps.denominator}")
 
 
 def _describe(error: Exception) -> str:
@@ -99,9 +98,11 @@ class ClipProcessor:
         store.pose_relpath(clip.split, clip.clip_id)  # refuse unsafe ids before any work
         source = open_frames(clip)
         failures: list[FrameFailure] = []
+        names: list[str] = []
 
         def images():
             for frame in source.frames:
+                names.append(frame.name)
                 if frame.error is not None:
                     failures.append(FrameFailure(frame.name, frame.error))
                 yield frame.image
@@ -112,7 +113,7 @@ class ClipProcessor:
             frames=keypoints.num_frames,
             failed_frames=len(failures),
             frame_failures=tuple(failures),
-            frame_names=source.names,
+            frame_names=tuple(names),
             detected=_counts(keypoints),
             width=keypoints.width,
             height=keypoints.height,

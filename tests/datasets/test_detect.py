@@ -74,8 +74,8 @@ def test_layout_override(tmp_path: Path) -> None:
     assert [(c.split, c.clip_id, c.fps) for c in frames.clips] == [("train", "n1", None)]
     with pytest.raises(DatasetError, match="no PHOENIX-2014 multisigner annotations"):
         open_dataset(tmp_path, layout="phoenix-2014")
-    with pytest.raises(DatasetError, match="unknown layout 'video'"):
-        open_dataset(tmp_path, layout="video")  # type: ignore[arg-type]
+    with pytest.raises(DatasetError, match="unknown layout 'videos'"):
+        open_dataset(tmp_path, layout="videos")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="unknown layout"):
         open_dataset(tmp_path, layout="Folder")  # type: ignore[arg-type]
 

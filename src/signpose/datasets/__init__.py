@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 from signpose.clip import Clip, Dataset, DatasetError
-from signpose.datasets import folder, phoenix
+from signpose.datasets import folder, phoenix, video
 from signpose.datasets.frames import IMAGE_EXTENSIONS, list_frames, natural_key
 
 __all__ = [
@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 # Keep in step with READERS (a test checks): type checkers need the names spelled out.
-Layout = Literal["auto", "phoenix-2014-t", "phoenix-2014", "folder"]
+Layout = Literal["auto", "phoenix-2014-t", "phoenix-2014", "video", "folder"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,7 @@ class LayoutReader:
 READERS: tuple[LayoutReader, ...] = (
     LayoutReader("phoenix-2014-t", phoenix.detect_2014_t, phoenix.read_2014_t, phoenix.DESCRIPTION_2014_T),
     LayoutReader("phoenix-2014", phoenix.detect_2014, phoenix.read_2014, phoenix.DESCRIPTION_2014),
+    LayoutReader("video", video.detect_video, video.read_video, video.DESCRIPTION),
     LayoutReader("folder", folder.detect_folder, folder.read_folder, folder.DESCRIPTION),
 )
 
@@ -65,8 +66,8 @@ def _check_root(root: Path | str) -> Path:
     path = Path(root).expanduser()
     if not path.exists():
         raise DatasetError(f"{root}: dataset folder not found")
-    if not path.is_dir():
-        raise DatasetError(f"{root}: is a file, not a dataset folder")
+    if not path.is_dir() and not video.is_manifest(path):
+        raise DatasetError(f"{root}: is a file, not a dataset folder (nor a video manifest .csv with a 'path' column)")
     # Absolute, so clip sources stay valid for workers with another working directory.
     return path.absolute()
 
@@ -126,8 +127,8 @@ def open_dataset(
 ) -> Dataset:
     """List the clips of the dataset at ``root``.
 
-    ``layout="auto"`` tries PHOENIX-2014-T, then PHOENIX-2014 multisigner, then plain
-    frame folders. ``splits`` keeps only the named splits (dataset order is kept);
+    ``layout="auto"`` tries PHOENIX-2014-T, then PHOENIX-2014 multisigner, then video
+    files (or a ``.csv`` manifest given as ``root``), then plain frame folders. ``splits`` keeps only the named splits (dataset order is kept);
     ``max_samples_per_split=N`` keeps the first N clips of each split. Clip folders are
     not checked: a missing one is listed anyway and reported by the worker. The returned
     ``Dataset.root`` is the folder the layout was found in (absolute).

@@ -1,0 +1,264 @@
+"""A run as one self-contained HTML page: provenance, detection rates per split, the clips
+with the fewest hands (with a contact sheet each), failed clips and failed frames.
+
+Everything is inline (CSS, an SVG chart, images as data URIs), so the file can be mailed
+or archived and opens offline. The index is streamed; only the thumbnails' clips are read.
+"""
+
+from __future__ import annotations
+
+import base64
+import heapq
+import html
+import io
+import json
+import tempfile
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from signpose.keypoints import PARTS
+from signpose.render import COLOURS, RenderError, render_clip
+from signpose.store import INDEX, RUN_INFO, STATS
+
+PART_LABELS = {"pose": "body", "face": "face", "left_hand": "left hand", "right_hand": "right hand"}
+THUMB_FRAMES = 6
+THUMB_WIDTH = 560
+MAX_LISTED = 200  # failed clips / frames shown; the rest are counted
+MAX_FRAME_ERRORS = 3  # per clip
+
+CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1100px;color:#222;padding:0 16px}
+h1{font-size:24px}h2{font-size:19px;margin-top:32px;border-bottom:1px solid #ddd;padding-bottom:4px}
+table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
+th{background:#f4f4f4}td.n{text-align:right;font-variant-numeric:tabular-nums}code{font-size:12px;word-break:break-all}
+.cards{display:flex;flex-wrap:wrap;gap:14px}.card{border:1px solid #ddd;padding:8px;width:560px}.card img{width:100%;display:block}
+.err{color:#a00}.muted{color:#777}
+"""
+
+
+class ReportError(ValueError):
+    """The folder is not a signpose run (or cannot be read)."""
+
+
+@dataclass(frozen=True)
+class ReportSummary:
+    out: Path
+    clips: int
+    failed_clips: int
+    clips_with_failed_frames: int
+    thumbnails: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class _Row:
+    """What the report needs of one index line (never its frame names)."""
+
+    order: int
+    split: str
+    clip_id: str
+    ok: bool
+    frames: int
+    detected: tuple[int, ...]  # per PARTS
+    failed_frames: int
+    error: str
+    frame_errors: tuple[tuple[str, str], ...]
+
+    @property
+    def hand_rate(self) -> float:
+        return (self.detected[2] + self.detected[3]) / (2 * self.frames) if self.frames else 0.0
+
+
+def _rows(run: Path) -> list[_Row]:
+    """One row per clip, a later index line for the same clip winning (as the store reads it)."""
+    rows: dict[tuple[str, str], _Row] = {}
+    with (run / INDEX).open(encoding="utf-8") as handle:
+        for order, line in enumerate(handle):
+            try:
+                r = json.loads(line)
+                row = _Row(
+                    order, str(r["split"]), str(r["clip_id"]), r["status"] == "ok", int(r["frames"]),
+                    tuple(int(r["detected"][part]) for part in PARTS), int(r["failed_frames"]), str(r.get("error") or ""),
+                    tuple((str(f["frame"]), str(f["error"])) for f in r["frame_failures"][:MAX_FRAME_ERRORS]),
+                )
+            except (ValueError, KeyError, TypeError):
+                continue  # a torn last line
+            rows[(row.split, row.clip_id)] = row
+    return sorted(rows.values(), key=lambda row: row.order)
+
+
+def _stats(run: Path, rows: list[_Row]) -> dict[str, dict[str, int]]:
+    if (run / STATS).is_file():
+        return json.loads((run / STATS).read_text(encoding="utf-8"))
+    stats: dict[str, dict[str, int]] = {}  # a run killed before it finished has no stats yet
+    for row in rows:
+        split = stats.setdefault(row.split, {"clips": 0, "frames": 0, "failed_clips": 0, "failed_frames": 0})
+        split["clips"] += 1
+        split["frames"] += row.frames
+        split["failed_clips"] += not row.ok
+        split["failed_frames"] += row.failed_frames
+        for part, count in zip(PARTS, row.detected):
+            split[f"frames_with_{part}"] = split.get(f"frames_with_{part}", 0) + count
+    return stats
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def _table(headers: list[str], rows: list[list[Any]], numeric: Collection[int] = ()) -> str:
+    head = "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in headers) + "</tr>" if any(headers) else ""
+    body = "".join(
+        "<tr>" + "".join(f'<td class="n">{_e(v)}</td>' if i in numeric else f"<td>{_e(v)}</td>" for i, v in enumerate(row)) + "</tr>"
+        for row in rows
+    )
+    return f"<table>{head}{body}</table>"
+
+
+def _provenance(info: dict[str, Any]) -> str:
+    keys = [
+        ("dataset_root", "dataset"), ("layout", "layout"), ("splits", "splits"), ("status", "status"),
+        ("started", "started"), ("finished", "finished"), ("elapsed_seconds", "elapsed (s)"),
+        ("clips_total", "clips"), ("clips_processed", "clips processed"), ("clips_skipped", "clips already done"),
+        ("clips_retried", "clips retried"), ("frames_processed", "frames processed"), ("frames_per_second", "frames/s"),
+        ("backend", "backend"), ("workers", "workers"), ("signpose_version", "signpose"),
+        ("mediapipe_version", "mediapipe"), ("pose_format_version", "pose-format"), ("python_version", "python"),
+    ]
+    known = {key for key, _ in keys} | {"options", "model_sha256"}
+    rows = [[label, ", ".join(map(str, info[key])) if isinstance(info[key], list) else info[key]] for key, label in keys if key in info]
+    rows += [[key, json.dumps(value)] for key, value in info.items() if key not in known]
+    options = [[key, value] for key, value in (info.get("options") or {}).items()]
+    models = "".join(f"<tr><td>{_e(name)}</td><td><code>{_e(digest)}</code></td></tr>" for name, digest in (info.get("model_sha256") or {}).items())
+    return (
+        "<h2>Run</h2>" + _table(["", ""], rows)
+        + "<h3>Options</h3>" + _table(["option", "value"], options)
+        + f"<h3>Models (sha256)</h3><table><tr><th>file</th><th>sha256</th></tr>{models}</table>"
+    )
+
+
+def _rates(stats: dict[str, dict[str, int]]) -> dict[str, list[float]]:
+    return {split: [s.get(f"frames_with_{part}", 0) / s["frames"] if s.get("frames") else 0.0 for part in PARTS] for split, s in stats.items()}
+
+
+def _chart(rates: dict[str, list[float]]) -> str:
+    """Grouped bars, one group per split: what share of frames each part was found in."""
+    bar, gap, top, plot_h, left = 22, 26, 20, 200, 44
+    width = left + max(1, len(rates)) * (len(PARTS) * bar + gap) + 160
+    height = top + plot_h + 40
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" aria-label="detection rate per split">']
+    for tick in range(0, 101, 25):
+        y = top + plot_h - tick * plot_h / 100
+        out.append(f'<line x1="{left}" x2="{width - 160}" y1="{y}" y2="{y}" stroke="#ddd"/><text x="{left - 6}" y="{y + 4}" font-size="11" text-anchor="end">{tick}%</text>')
+    for g, (split, values) in enumerate(rates.items()):
+        x0 = left + gap / 2 + g * (len(PARTS) * bar + gap)
+        for p, (part, value) in enumerate(zip(PARTS, values)):
+            h = value * plot_h
+            colour = "#%02x%02x%02x" % COLOURS[part]
+            out.append(
+                f'<rect x="{x0 + p * bar}" y="{top + plot_h - h:.1f}" width="{bar - 3}" height="{h:.1f}" fill="{colour}" stroke="#555" stroke-width="0.5">'
+                f"<title>{_e(split)}: {_e(PART_LABELS[part])} {value:.1%}</title></rect>"
+                f'<text x="{x0 + p * bar + (bar - 3) / 2}" y="{top + plot_h - h - 3:.1f}" font-size="9" text-anchor="middle">{value:.0%}</text>'
+            )
+        out.append(f'<text x="{x0 + len(PARTS) * bar / 2}" y="{top + plot_h + 18}" font-size="12" text-anchor="middle">{_e(split)}</text>')
+    for p, part in enumerate(PARTS):
+        y = top + 10 + p * 20
+        colour = "#%02x%02x%02x" % COLOURS[part]
+        out.append(f'<rect x="{width - 140}" y="{y - 10}" width="12" height="12" fill="{colour}" stroke="#555" stroke-width="0.5"/><text x="{width - 122}" y="{y}" font-size="12">{_e(PART_LABELS[part])}</text>')
+    return "".join(out) + "</svg>"
+
+
+def _detection(stats: dict[str, dict[str, int]]) -> str:
+    rates = _rates(stats)
+    rows = [
+        [split, s.get("clips", 0), s.get("frames", 0), s.get("failed_clips", 0), s.get("failed_frames", 0), *(f"{r:.1%}" for r in rates[split])]
+        for split, s in stats.items()
+    ]
+    headers = ["split", "clips", "frames", "failed clips", "failed frames", *(PART_LABELS[p] for p in PARTS)]
+    return "<h2>Detection per split</h2><p>Share of frames in which each part was detected.</p>" + _chart(rates) + _table(headers, rows, set(range(1, 9)))
+
+
+def _thumbnail(run: Path, row: _Row, folder: Path) -> str:
+    """A contact sheet as a JPEG data URI, or the reason there is none."""
+    from PIL import Image
+
+    out = folder / f"{row.order}.png"
+    try:
+        render_clip(run, row.split, row.clip_id, out, frames=THUMB_FRAMES)
+    except RenderError:
+        try:  # the dataset may have moved since the run: the keypoints alone still tell a lot
+            render_clip(run, row.split, row.clip_id, out, no_video=True, frames=THUMB_FRAMES)
+        except RenderError as error:
+            return f'<p class="err">{_e(error)}</p>'
+    with Image.open(out) as sheet:
+        image = sheet.convert("RGB")
+    if image.width > THUMB_WIDTH:
+        image = image.resize((THUMB_WIDTH, round(image.height * THUMB_WIDTH / image.width)), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=80)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<img alt="{_e(row.split)}/{_e(row.clip_id)}" src="data:image/jpeg;base64,{data}">'
+
+
+def _lowest(run: Path, rows: list[_Row], count: int) -> tuple[str, int]:
+    chosen = heapq.nsmallest(count, (r for r in rows if r.ok and r.frames), key=lambda r: (r.hand_rate, r.order))
+    if not chosen:
+        return "<h2>Lowest hand detection</h2><p class=\"muted\">No clips.</p>", 0
+    cards = []
+    with tempfile.TemporaryDirectory(prefix="signpose-report-") as folder:
+        for row in chosen:
+            left, right = row.detected[2], row.detected[3]
+            cards.append(
+                f'<div class="card"><b>{_e(row.split)}/{_e(row.clip_id)}</b> — hands in {row.hand_rate:.0%} '
+                f"(left {left}, right {right} of {row.frames} frames){_thumbnail(run, row, Path(folder))}</div>"
+            )
+    return (f"<h2>Lowest hand detection</h2><p>The {len(chosen)} clip(s) with the smallest (left + right hand frames) / (2 × frames).</p>"
+            f'<div class="cards">{"".join(cards)}</div>'), len(chosen)
+
+
+def _failures(rows: list[_Row]) -> tuple[str, int, int]:
+    failed = [r for r in rows if not r.ok]
+    partial = [r for r in rows if r.failed_frames]
+
+    def more(items: list) -> str:
+        return f'<p class="muted">… and {len(items) - MAX_LISTED} more (see {INDEX}).</p>' if len(items) > MAX_LISTED else ""
+
+    text = f"<h2>Failed clips ({len(failed)})</h2>"
+    text += _table(["split", "clip", "error"], [[r.split, r.clip_id, r.error] for r in failed[:MAX_LISTED]]) + more(failed) if failed else '<p class="muted">None.</p>'
+    text += f"<h2>Clips with failed frames ({len(partial)})</h2>"
+    rows_ = [[r.split, r.clip_id, r.failed_frames, "; ".join(f"{f}: {e}" for f, e in r.frame_errors)] for r in partial[:MAX_LISTED]]
+    text += _table(["split", "clip", "failed frames", "first errors"], rows_, {2}) + more(partial) if partial else '<p class="muted">None.</p>'
+    return text, len(failed), len(partial)
+
+
+def write_report(run: Path, out: Path, lowest: int = 8) -> ReportSummary:
+    """Write the HTML report of ``run`` to ``out``; ``lowest`` thumbnails of the clips with
+    the least hand detection."""
+    run, out = Path(run), Path(out)
+    if not (run / RUN_INFO).is_file() or not (run / INDEX).is_file():
+        raise ReportError(f"{run}: not a signpose run (needs {RUN_INFO} and {INDEX})")
+    if lowest < 0:
+        raise ReportError(f"lowest must be 0 or more, not {lowest}")
+    try:
+        info = json.loads((run / RUN_INFO).read_text(encoding="utf-8"))
+        rows = _rows(run)
+        stats = _stats(run, rows)
+    except (OSError, ValueError) as error:
+        raise ReportError(f"{run}: cannot read the run ({error})") from error
+    lowest_html, thumbnails = _lowest(run, rows, lowest)
+    failures_html, failed, partial = _failures(rows)
+    title = f"signpose report: {run.name}"
+    page = (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
+        f"<style>{CSS}</style></head><body><h1>{_e(title)}</h1>"
+        f'<p class="muted">{_e(run.absolute())} — {len(rows)} clips, {failed} failed</p>'
+        + _provenance(info) + _detection(stats) + lowest_html + failures_html + "</body></html>\n"
+    )
+    data = page.encode("utf-8")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+    except OSError as error:
+        raise ReportError(f"{out}: cannot write ({error.strerror or error})") from error
+    return ReportSummary(out, len(rows), failed, partial, thumbnails, len(data))
