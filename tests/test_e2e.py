@@ -103,7 +103,6 @@ def _split_clip_over_two_instances(run: Path, clip_id: str) -> None:
     from signpose.estimator import EstimatorOptions, HolisticEstimator
     from signpose.keypoints import ClipKeypoints
     from signpose.posefile import to_pose_bytes
-    from signpose.results import ClipResult
     from signpose.store import RunStore
     from dataclasses import replace
 

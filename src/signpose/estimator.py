@@ -8,14 +8,11 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 
 from signpose.keypoints import PARTS, ClipKeypoints, part_sizes, part_slices
-
-if TYPE_CHECKING:
-    from mediapipe.python.solutions.holistic import Holistic
 
 Mode = Literal["image", "video"]
 
@@ -115,7 +112,7 @@ class HolisticEstimator:
         self._sizes = part_sizes(options.refine_face)
         self._slices = part_slices(self._sizes)
         with _quiet_native_logs():
-            self._holistic: Holistic = Holistic(
+            self._holistic = Holistic(
                 static_image_mode=options.mode == "image",
                 model_complexity=options.model_complexity,
                 refine_face_landmarks=options.refine_face,

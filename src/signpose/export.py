@@ -10,10 +10,8 @@ off; unlike protocol 2 it writes array bytes natively instead of via _codecs.enc
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -25,7 +23,7 @@ from signpose.posefile import from_pose_bytes
 from signpose.results import ClipResult, ClipStatus
 from signpose.safepickle import SourceError
 from signpose.seedschema import STATS_KEY, clip_frames, image_path
-from signpose.store import INDEX, TMP_MARK, RunStore, StoreError, safe_name
+from signpose.store import INDEX, RunStore, StoreError, atomic_open, safe_name
 
 PROTOCOL = 3
 # Opcodes of the outer structure (see pickletools): the frames are pickled by pickle itself.
@@ -125,21 +123,6 @@ def _require_stats(contents: RunContents) -> dict[str, Any]:
     return contents.stats
 
 
-@contextmanager
-def _atomic_output(path: Path) -> Iterator[IO[bytes]]:
-    """A handle whose content appears at ``path`` only when the block ends without error."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}")
-    try:
-        with temporary.open("wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
 def _body(value: Any) -> bytes:
     """``value`` pickled without its PROTO header and STOP, to splice into a larger stream.
     Its memo slots are numbered from 0 and only read back within these bytes, so splices
@@ -168,7 +151,7 @@ def export_pickle(run: Path, out: Path, splits: Sequence[str] | None = None) -> 
     chosen = _select(contents, splits)
     out = Path(out)
     clips = frames = 0
-    with _atomic_output(out) as handle:
+    with atomic_open(out) as handle:
         handle.write(pickle.PROTO + bytes([PROTOCOL]) + _EMPTY_DICT + _MARK)
         for split in chosen:
             records = contents.ok_clips(split)
@@ -251,7 +234,7 @@ def export_npz(run: Path, out: Path, splits: Sequence[str] | None = None) -> Exp
         records = contents.ok_clips(split)
         arrays = _split_arrays(contents, records)
         target = out / f"{name}.npz"
-        with _atomic_output(target) as handle:
+        with atomic_open(target) as handle:
             np.savez(handle, **arrays)
         files.append(target)
         clips += len(records)

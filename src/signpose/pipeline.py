@@ -58,6 +58,20 @@ def _describe(error: Exception) -> str:
     return text if isinstance(error, (ClipError, FileNotFoundError)) and text else f"{type(error).__name__}: {text}"
 
 
+def failed_result(clip: Clip, error: str | None = None) -> ClipResult:
+    """A clip's index record before (or instead of) any result: failed, with its metadata."""
+    return ClipResult(
+        split=clip.split,
+        clip_id=clip.clip_id,
+        status=ClipStatus.FAILED,
+        source=str(clip.source),
+        error=error,
+        signer=clip.signer,
+        gloss=clip.gloss,
+        translation=clip.translation,
+    )
+
+
 class ClipProcessor:
     """Processes clips into ``.pose`` files in ``out_dir``; returns the index record."""
 
@@ -79,15 +93,7 @@ class ClipProcessor:
         return self._estimator
 
     def __call__(self, clip: Clip) -> ClipResult:
-        base = ClipResult(
-            split=clip.split,
-            clip_id=clip.clip_id,
-            status=ClipStatus.FAILED,
-            source=str(clip.source),
-            signer=clip.signer,
-            gloss=clip.gloss,
-            translation=clip.translation,
-        )
+        base = failed_result(clip)
         try:
             return self._process(clip, base)
         except Exception as error:  # the one per-clip catch: record it, the run goes on

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from signpose import __version__
-from signpose.backends.base import Backend, Outcome
+from signpose.backends.base import Backend
 from signpose.clip import Clip, Dataset
 from signpose.estimator import EstimatorOptions, check_models, model_checksums
-from signpose.pipeline import ClipProcessor, check_access
+from signpose.pipeline import ClipProcessor, check_access, failed_result
 from signpose.results import ClipResult, ClipStatus
 from signpose.store import RunStore, StoreError
 
@@ -63,20 +63,6 @@ def _version(package: str) -> str:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
         return "not installed"
-
-
-def _crash_result(outcome: Outcome) -> ClipResult:
-    clip: Clip = outcome.item
-    return ClipResult(
-        split=clip.split,
-        clip_id=clip.clip_id,
-        status=ClipStatus.FAILED,
-        source=str(clip.source),
-        error=outcome.crash,
-        signer=clip.signer,
-        gloss=clip.gloss,
-        translation=clip.translation,
-    )
 
 
 def _first_readable(clips: list[Clip], look: int = 20) -> Path | None:
@@ -155,7 +141,7 @@ def extract(
     try:
         with closing(backend.map_unordered(ClipProcessor(options, out), todo)) as outcomes:
             for outcome in outcomes:
-                result = outcome.result if outcome.result is not None else _crash_result(outcome)
+                result = outcome.result if outcome.result is not None else failed_result(outcome.item, outcome.crash)
                 store.append(result)
                 frames += result.frames
                 processed += 1

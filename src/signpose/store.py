@@ -47,7 +47,7 @@ def sha256_file(path: Path) -> str:
 
 
 @contextmanager
-def _atomic_open(path: Path) -> Iterator[IO[bytes]]:
+def atomic_open(path: Path) -> Iterator[IO[bytes]]:
     """A file that appears under ``path`` only once it is completely written and synced."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}")
@@ -62,7 +62,7 @@ def _atomic_open(path: Path) -> Iterator[IO[bytes]]:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    with _atomic_open(path) as handle:
+    with atomic_open(path) as handle:
         handle.write(data)
 
 
@@ -184,7 +184,7 @@ class RunStore:
         stats = StatsCounter()
         source = self.root / INDEX
         if source.exists():
-            with source.open("rb") as old, _atomic_open(source) as new:
+            with source.open("rb") as old, atomic_open(source) as new:
                 for key in keys:
                     offset, length = latest[key]
                     old.seek(offset)
