@@ -222,5 +222,5 @@ def _kill(actors: list) -> None:
     for actor in actors:
         try:
             ray.kill(actor, no_restart=True)
-        except Exception:  # already gone, or Ray itself is going down: nothing left to stop
+        except (RayError, ValueError, RuntimeError):  # already gone, or Ray is going down
             pass
