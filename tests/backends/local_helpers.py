@@ -107,3 +107,21 @@ class Counted:
 
     def __call__(self, item: int) -> int:
         return os.getpid()
+
+
+class DieOnceLate:
+    """Like DieOnce, but first works ``seconds`` on the doomed item, so the other workers
+    have run out of items (and retired) by the time this one dies."""
+
+    def __init__(self, markers: Path, doomed: int, seconds: float) -> None:
+        self.markers = Path(markers)
+        self.doomed = doomed
+        self.seconds = seconds
+
+    def __call__(self, item: int) -> tuple[int, int]:
+        marker = self.markers / f"died-on-{item}"
+        if item == self.doomed and not marker.exists():
+            marker.write_text(str(os.getpid()))
+            time.sleep(self.seconds)
+            os.kill(os.getpid(), signal.SIGKILL)
+        return item * 10, os.getpid()

@@ -16,7 +16,7 @@ import pytest
 
 from signpose.backends.base import BackendError, Outcome
 from signpose.backends.local import LocalBackend, describe_exit
-from tests.backends.local_helpers import AlwaysDie, Counted, DieOnce, Raise, SleepFor, Slow, Square
+from tests.backends.local_helpers import AlwaysDie, Counted, DieOnce, DieOnceLate, Raise, SleepFor, Slow, Square
 
 
 def gone(pid: int) -> bool:
@@ -101,6 +101,15 @@ def test_item_whose_worker_dies_once_is_given_again(tmp_path: Path, workers: int
     assert outcomes[3].result[1] != dead_pid  # a new worker did it
     for item in (0, 1, 2, 4, 5):
         assert outcomes[item].attempts == 1 and outcomes[item].result[0] == item * 10
+
+
+def test_item_retried_after_the_other_workers_retired_gets_a_fresh_worker(tmp_path: Path) -> None:
+    # Worker B finishes item 1 and retires (nothing left); then A dies holding item 0.
+    outcomes = {o.item: o for o in LocalBackend(2).map_unordered(DieOnceLate(tmp_path, 0, 1.5), [0, 1])}
+    assert outcomes[1].attempts == 1 and outcomes[1].result[0] == 10
+    assert outcomes[0].attempts == 2 and outcomes[0].crash is None and outcomes[0].result[0] == 0
+    assert outcomes[0].result[1] not in (int((tmp_path / "died-on-0").read_text()), outcomes[1].result[1])
+    assert not multiprocessing.active_children()
 
 
 @pytest.mark.parametrize("max_attempts", [1, 3])

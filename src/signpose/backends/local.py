@@ -56,6 +56,7 @@ class _Worker:
         self.process.start()
         child.close()
         self.assignment: _Assignment | None = None
+        self.retired = False
 
     def give(self, assignment: _Assignment) -> None:
         self.assignment = assignment
@@ -63,6 +64,11 @@ class _Worker:
             self.connection.send(assignment.item)
         except OSError:
             pass  # it died: its sentinel fires and the item goes out again
+
+    def retire(self) -> None:
+        """Ask an idle worker to exit; it tears its model down while others still work."""
+        self.retired = True
+        self.stop()
 
     def stop(self) -> None:
         if self.assignment is not None:
@@ -109,12 +115,15 @@ class LocalBackend:
             while queue or any(worker.assignment for worker in pool):
                 for index, worker in enumerate(pool):
                     if worker.assignment is None and queue:
-                        if not worker.process.is_alive():  # died while idle
+                        if worker.retired or not worker.process.is_alive():  # a retry came back, or it died idle
                             worker.join()
                             pool[index] = worker = _Worker(context, fn)
                         assignment = queue.popleft()
                         assignment.attempts += 1
                         worker.give(assignment)
+                    elif worker.assignment is None and not worker.retired:
+                        # Nothing left to give: let it shut down while the others finish.
+                        worker.retire()
                 busy = [worker for worker in pool if worker.assignment]
                 waitables = [w.connection for w in busy] + [w.process.sentinel for w in busy]
                 ready = set(wait(waitables))
