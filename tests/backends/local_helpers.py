@@ -1,7 +1,9 @@
-"""Small picklable callables for the LocalBackend tests.
+"""Small picklable callables for the backend tests.
 
-Spawned workers unpickle them by reference, so they live in an importable module
-(``tests.backends.local_helpers``; spawn hands the children the parent's sys.path).
+LocalBackend's spawned workers unpickle them by reference, so they live in an importable
+module (``tests.backends.local_helpers``; spawn hands the children the parent's sys.path);
+the Ray tests register this module with cloudpickle "by value", so Ray workers receive the
+classes themselves and need not import it.
 Cross-process memory ("the first time", "how many attempts") is kept in marker files.
 """
 
@@ -125,3 +127,10 @@ class DieOnceLate:
             time.sleep(self.seconds)
             os.kill(os.getpid(), signal.SIGKILL)
         return item * 10, os.getpid()
+
+
+class FailingProbe:
+    """A preflight probe that finds the dataset missing, as check_access would say it."""
+
+    def __call__(self) -> None:
+        raise OSError("on testhost: cannot see the dataset: /nowhere does not exist")

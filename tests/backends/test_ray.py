@@ -30,7 +30,7 @@ from signpose.backends.ray import RayBackend, death_reason  # noqa: E402
 from signpose.clip import Dataset  # noqa: E402
 from signpose.estimator import EstimatorOptions  # noqa: E402
 from signpose.runner import extract  # noqa: E402
-from tests.backends import ray_helpers  # noqa: E402
+from tests.backends import local_helpers as helpers  # noqa: E402
 from tests.conftest import require_testdata  # noqa: E402
 
 pytestmark = pytest.mark.ray
@@ -45,11 +45,11 @@ def local_ray() -> Iterator[None]:
     auth_mode = os.environ.get("RAY_AUTH_MODE")
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
     # Ship the helper classes themselves: workers need not be able to import tests/.
-    ray.cloudpickle.register_pickle_by_value(ray_helpers)
+    ray.cloudpickle.register_pickle_by_value(helpers)
     try:
         yield
     finally:
-        ray.cloudpickle.unregister_pickle_by_value(ray_helpers)
+        ray.cloudpickle.unregister_pickle_by_value(helpers)
         ray.shutdown()
         # ray.init turned token auth on in os.environ: do not leak it into later tests.
         if auth_mode is None:
@@ -63,18 +63,18 @@ def local_ray() -> Iterator[None]:
 
 def test_every_item_comes_back_once(local_ray) -> None:
     backend = RayBackend(2)
-    outcomes = list(backend.map_unordered(ray_helpers.Square(), range(20)))
+    outcomes = list(backend.map_unordered(helpers.Square(), range(20)))
     assert sorted(o.item for o in outcomes) == list(range(20))
     assert all(o.result[0] == o.item * o.item and o.crash is None and o.attempts == 1 for o in outcomes)
     assert len({o.result[1] for o in outcomes}) <= 2  # two long-lived workers did it all
-    assert list(backend.map_unordered(ray_helpers.Square(), [])) == []
+    assert list(backend.map_unordered(helpers.Square(), [])) == []
     assert ray.is_initialized()  # not ours to stop
 
 
 def test_function_is_unpickled_once_per_worker(local_ray, tmp_path: Path) -> None:
     backend = RayBackend(2)
     backend.check(lambda: None)  # the same actors serve check and map
-    pids = {o.result for o in backend.map_unordered(ray_helpers.Counted(tmp_path), range(12))}
+    pids = {o.result for o in backend.map_unordered(helpers.Counted(tmp_path), range(12))}
     unpickled = sorted(tmp_path.glob("unpickled-*"))
     assert {int(path.name.split("-")[1]) for path in unpickled} == pids
     assert all(path.read_text() == "x" for path in unpickled)
@@ -84,31 +84,31 @@ def test_check_raises_backend_error_naming_the_problem(local_ray) -> None:
     backend = RayBackend(2)
     backend.check(lambda: None)
     with pytest.raises(BackendError, match="on testhost: cannot see the dataset"):
-        backend.check(ray_helpers.FailingProbe())
+        backend.check(helpers.FailingProbe())
 
 
 def test_an_exception_in_the_function_fails_only_its_item(local_ray) -> None:
-    outcomes = {o.item: o for o in RayBackend(2).map_unordered(ray_helpers.RaiseOn(3), range(6))}
+    outcomes = {o.item: o for o in RayBackend(2).map_unordered(helpers.Raise(3), range(6))}
     assert sorted(outcomes) == list(range(6))
     assert outcomes[3].crash == "raised ValueError: item 3 is bad" and outcomes[3].attempts == 1
     assert all(outcomes[i].result == i for i in (0, 1, 2, 4, 5))
 
 
 def test_worker_killed_mid_item_is_replaced_and_the_item_retried(local_ray, tmp_path: Path) -> None:
-    outcomes = {o.item: o for o in RayBackend(2).map_unordered(ray_helpers.DieOnce(tmp_path, (2, 5)), range(8))}
+    outcomes = {o.item: o for o in RayBackend(2).map_unordered(helpers.DieOnce(tmp_path, (2, 5)), range(8))}
     assert sorted(outcomes) == list(range(8))
-    assert all(o.result == o.item and o.crash is None for o in outcomes.values())
+    assert all(o.result[0] == o.item * 10 and o.crash is None for o in outcomes.values())
     assert {i: o.attempts for i, o in outcomes.items() if o.attempts > 1} == {2: 2, 5: 2}
 
 
 def test_item_whose_worker_always_dies_is_reported_after_max_attempts(local_ray, tmp_path: Path) -> None:
     backend = RayBackend(2, max_attempts=3)
-    outcomes = {o.item: o for o in backend.map_unordered(ray_helpers.AlwaysDie(tmp_path, (1,)), range(6))}
+    outcomes = {o.item: o for o in backend.map_unordered(helpers.AlwaysDie(tmp_path, (1,)), range(6))}
     assert sorted(outcomes) == list(range(6))
     doomed = outcomes[1]
     assert doomed.result is None and doomed.attempts == 3
     assert doomed.crash.startswith("Ray worker died (") and doomed.crash.endswith(") on each of 3 attempts")
-    assert (tmp_path / "attempts-1").read_text() == "xxx"  # bounded: exactly three workers
+    assert len((tmp_path / "attempts-1").read_text().splitlines()) == 3  # bounded: exactly three workers
     assert all(outcomes[i].result == i and outcomes[i].attempts == 1 for i in (0, 2, 3, 4, 5))
 
 
@@ -125,7 +125,7 @@ def test_death_reason_is_short() -> None:
 
 
 def test_closing_early_stops_the_workers(local_ray) -> None:
-    outcomes = RayBackend(2).map_unordered(ray_helpers.Square(), range(100))
+    outcomes = RayBackend(2).map_unordered(helpers.Square(), range(100))
     next(outcomes)
     assert signpose_workers(os.getpid())
     outcomes.close()
