@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -52,8 +51,10 @@ def assert_same_run(a: Path, b: Path) -> None:
 
 
 def index_lines(run: Path) -> int:
-    index = run / "index.jsonl"
-    return len(index.read_text().splitlines()) if index.exists() else 0
+    try:
+        return (run / "index.jsonl").read_text().count("\n")
+    except FileNotFoundError:
+        return 0
 
 
 def wait_for_index(run: Path, lines: int, process: subprocess.Popen, timeout: float = 300) -> None:
@@ -66,49 +67,50 @@ def wait_for_index(run: Path, lines: int, process: subprocess.Popen, timeout: fl
         time.sleep(0.02)
 
 
-def children(pid: int) -> list[int]:
-    found = []
+# Processes are found through /proc (the tests SIGKILL and SIGINT them: Linux anyway).
+
+
+def descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
+        try:
+            stat = (entry / "stat").read_text() if entry.name.isdigit() else ""
+        except OSError:  # gone meanwhile
+            continue
+        if stat:  # "pid (name) state ppid ...": the name may hold spaces and parentheses
+            children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
     return found
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
 
 
 def worker_pids(driver: int) -> list[int]:
     """The driver's spawned worker processes (not multiprocessing's resource tracker)."""
-    pids = []
-    for pid in children(driver):
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if b"spawn_main" in cmdline:
-            pids.append(pid)
-    return pids
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
+    return [pid for pid in descendants(driver) if "spawn_main" in cmdline(pid)]
 
 
 def wait_gone(pids: list[int], timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
-    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+    while any(running(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
 
 
 def temporaries(run: Path) -> list[Path]:
     return [p for p in run.rglob(".*") if ".tmp-" in p.name]
-
-
-def environment_has_cores(count: int) -> bool:
-    return (os.cpu_count() or 1) >= count

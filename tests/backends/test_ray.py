@@ -32,6 +32,8 @@ from signpose.estimator import EstimatorOptions  # noqa: E402
 from signpose.runner import extract  # noqa: E402
 from tests.backends import local_helpers as helpers  # noqa: E402
 from tests.conftest import require_testdata  # noqa: E402
+from tests.e2e_helpers import cmdline, descendants, index_lines, running  # noqa: E402
+from tests.e2e_helpers import run_files as all_run_files  # noqa: E402
 
 pytestmark = pytest.mark.ray
 
@@ -167,8 +169,7 @@ def local_run(dataset: Dataset, tmp_path_factory) -> dict[str, bytes]:
 
 def run_files(out: Path) -> dict[str, bytes]:
     """Everything a run leaves that must not depend on the backend (run.json records timing)."""
-    files = {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
-    del files["run.json"]
+    files = all_run_files(out)
     assert {"index.jsonl", "stats.json"} <= set(files)
     assert sum(name.endswith(".pose") for name in files) == CLIPS
     return files
@@ -196,47 +197,6 @@ def start_cli(root: Path, out: Path) -> subprocess.Popen:
     return subprocess.Popen(
         cli_extract(root, out), env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
     )
-
-
-def index_lines(out: Path) -> int:
-    try:
-        return (out / "index.jsonl").read_text().count("\n")
-    except FileNotFoundError:
-        return 0
-
-
-# Processes are found through /proc (the tests SIGKILL and SIGINT them: Linux/POSIX anyway).
-
-
-def descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        try:
-            stat = (entry / "stat").read_text() if entry.name.isdigit() else ""
-        except OSError:  # gone meanwhile
-            continue
-        if stat:  # "pid (name) state ppid ...": the name may hold spaces and parentheses
-            children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-    except OSError:
-        return ""
-
-
-def running(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except OSError:
-        return False
 
 
 def signpose_workers(pid: int, busy: bool = False) -> list[int]:
