@@ -5,7 +5,6 @@ and its source frames (frame folder or video), or a blank canvas with ``no_video
 from __future__ import annotations
 
 import difflib
-import json
 import math
 import os
 from collections.abc import Iterator, Sequence
@@ -20,7 +19,7 @@ import numpy as np
 from signpose.keypoints import PARTS, ClipKeypoints, Part
 from signpose.posefile import read_pose_file
 from signpose.results import ClipResult, ClipStatus
-from signpose.store import INDEX
+from signpose.store import INDEX, RunStore
 
 OutputKind = Literal["mp4", "gif", "png"]
 KINDS: dict[str, OutputKind] = {".mp4": "mp4", ".gif": "gif", ".png": "png"}
@@ -63,31 +62,20 @@ def _connections() -> dict[Part, tuple[tuple[int, int], ...]]:
     return {"pose": tuple(sorted(POSE_CONNECTIONS)), "face": tuple(sorted(FACEMESH_CONTOURS)), "left_hand": hand, "right_hand": hand}
 
 
-def _records(run: Path) -> Iterator[dict]:
-    path = Path(run) / INDEX
-    if not path.is_file():
-        raise RenderError(f"{run}: not a signpose run (no {INDEX})")
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            try:
-                yield json.loads(line)
-            except ValueError:
-                continue  # a torn last line, as the store reads it
-
-
 def find_clip(run: Path, clip: str, split: str | None = None) -> ClipResult:
     """The index record of ``clip`` (``split/clip`` also works); the split may be left out
-    when the clip id is unique in the run. Streams the index: only the match is parsed."""
+    when the clip id is unique in the run. Streams the index, one record at a time."""
     if split is None and "/" in clip:
         split, clip = clip.split("/", 1)
-    found: dict[tuple[str, str], dict] = {}
+    if not (Path(run) / INDEX).is_file():
+        raise RenderError(f"{run}: not a signpose run (no {INDEX})")
+    found: dict[tuple[str, str], ClipResult] = {}
     available: dict[str, None] = {}  # names only, to suggest near misses
-    for record in _records(run):
-        key = (record.get("split"), record.get("clip_id"))
-        if record.get("status") == ClipStatus.OK.value:
-            available[f"{key[0]}/{key[1]}"] = None
-        if key[1] == clip and (split is None or key[0] == split):
-            found[key] = record  # a later line for the same clip wins
+    for record in RunStore(run).iter_index():
+        if record.status is ClipStatus.OK:
+            available[f"{record.split}/{record.clip_id}"] = None
+        if record.clip_id == clip and (split is None or record.split == split):
+            found[record.key] = record  # a later line for the same clip wins
     name = f"{split}/{clip}" if split else clip
     if not found:
         names = list(available)
@@ -102,7 +90,7 @@ def find_clip(run: Path, clip: str, split: str | None = None) -> ClipResult:
     if len(found) > 1:
         splits = ", ".join(key[0] for key in found)
         raise RenderError(f"{run}: clip {clip!r} is in several splits ({splits}); name one with --split or split/clip")
-    result = ClipResult.from_json(next(iter(found.values())))
+    result = next(iter(found.values()))
     if result.status is not ClipStatus.OK or not result.pose_file:
         raise RenderError(f"{run}: clip {result.split}/{result.clip_id} failed, nothing to draw: {result.error}")
     return result

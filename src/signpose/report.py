@@ -20,7 +20,8 @@ from typing import Any
 
 from signpose.keypoints import PARTS
 from signpose.render import COLOURS, RenderError, render_clip
-from signpose.store import INDEX, RUN_INFO, STATS
+from signpose.results import ClipStatus
+from signpose.store import INDEX, RUN_INFO, STATS, RunStore
 
 PART_LABELS = {"pose": "body", "face": "face", "left_hand": "left hand", "right_hand": "right hand"}
 THUMB_FRAMES = 6
@@ -74,18 +75,12 @@ class _Row:
 def _rows(run: Path) -> list[_Row]:
     """One row per clip, a later index line for the same clip winning (as the store reads it)."""
     rows: dict[tuple[str, str], _Row] = {}
-    with (run / INDEX).open(encoding="utf-8") as handle:
-        for order, line in enumerate(handle):
-            try:
-                r = json.loads(line)
-                row = _Row(
-                    order, str(r["split"]), str(r["clip_id"]), r["status"] == "ok", int(r["frames"]),
-                    tuple(int(r["detected"][part]) for part in PARTS), int(r["failed_frames"]), str(r.get("error") or ""),
-                    tuple((str(f["frame"]), str(f["error"])) for f in r["frame_failures"][:MAX_FRAME_ERRORS]),
-                )
-            except (ValueError, KeyError, TypeError):
-                continue  # a torn last line
-            rows[(row.split, row.clip_id)] = row
+    for order, r in enumerate(RunStore(run).iter_index()):
+        rows[r.key] = _Row(
+            order, r.split, r.clip_id, r.status is ClipStatus.OK, r.frames,
+            tuple(getattr(r.detected, part) for part in PARTS), r.failed_frames, r.error or "",
+            tuple((f.frame, f.error) for f in r.frame_failures[:MAX_FRAME_ERRORS]),
+        )
     return sorted(rows.values(), key=lambda row: row.order)
 
 
