@@ -1,5 +1,13 @@
 # Two commands do everything on a fresh machine: `make demo` and `make test`.
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# Python 3.10, 3.11 or 3.12 (pyproject's requires-python); .venv takes the first of python3.11,
+# python3.12, python3.10 that runs and is in range (a pyenv shim exists for every version pyenv
+# knows, whether or not it can run here). Or say which: make setup PYTHON=/path/to/python3.X
+SUPPORTED_PYTHONS := 3.11 3.12 3.10
+# $(call check_python,PYTHON,VERSIONS): shell test that PYTHON starts and its X.Y is one of VERSIONS
+check_python = $(1) -c "import sys; sys.exit('%d.%d' % sys.version_info[:2] not in '$(2)'.split())" >/dev/null 2>&1
+# $(call first_python,CANDIDATES,VERSIONS): the path of the first candidate that passes check_python
+first_python = $(shell for c in $(1); do $(call check_python,$$c,$(2)) && command -v $$c && break; done)
+PYTHON ?= $(call first_python,python3.11 python3.12 python3.10,$(SUPPORTED_PYTHONS))
 VENV := .venv
 PY := $(VENV)/bin/python
 SIGNPOSE := $(VENV)/bin/signpose
@@ -11,7 +19,14 @@ DEMO := demo-out
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	@python="$(PYTHON)"; \
+	if [ -z "$$python" ] || ! $(call check_python,"$$python",$(SUPPORTED_PYTHONS)); then \
+		echo "make setup: needs Python 3.10, 3.11 or 3.12 (tried $${python:-python3.11, python3.12, python3.10}: none runs with a supported version;" \
+		     "a pyenv shim whose version is not installed or selected does not count). Install one, or run: make setup PYTHON=/path/to/python3.11" >&2; \
+		exit 1; \
+	fi; \
+	echo "$$python -m venv $(VENV)   # $$("$$python" -V)"; \
+	"$$python" -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[ray,test]'
 	touch $@
@@ -36,8 +51,30 @@ browser:
 test: $(VENV)/.installed browser
 	$(PY) -m pytest -q
 
+# The test suite again on Python 3.12, in its own .venv312 (CI runs it after `make test`):
+# python3.12 if it runs, else pyenv's 3.12 (its shim only runs where 3.12 is selected). Only
+# the [ray,test] extras: nothing that pulls torch. Or: make test-py312 PYTHON312=/path/to/python3.12
+.PHONY: test-py312
+VENV312 := .venv312
+PYTHON312 ?= $(call first_python,python3.12 $(sort $(wildcard $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions/3.12*/bin/python3.12)),3.12)
+
+$(VENV312)/.installed: pyproject.toml
+	@python="$(PYTHON312)"; \
+	if [ -z "$$python" ] || ! $(call check_python,"$$python",3.12); then \
+		echo "make test-py312: no Python 3.12 found (tried $${python:-python3.12 and pyenv's versions/3.12*}); run: make test-py312 PYTHON312=/path/to/python3.12" >&2; \
+		exit 1; \
+	fi; \
+	echo "$$python -m venv $(VENV312)   # $$("$$python" -V)"; \
+	"$$python" -m venv $(VENV312)
+	$(VENV312)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV312)/bin/python -m pip install --quiet -e '.[ray,test]'
+	touch $@
+
+test-py312: $(VENV312)/.installed browser
+	$(VENV312)/bin/python -m pytest -q
+
 bench: $(VENV)/.installed
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf build $(DEMO) .pytest_cache

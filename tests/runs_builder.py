@@ -9,13 +9,22 @@ from typing import Any
 
 import numpy as np
 
-from signpose.keypoints import PARTS, ClipKeypoints, Part, part_sizes, part_slices
+from signpose.estimators.mediapipe import holistic_layout
+from signpose.keypoints import ClipKeypoints
+from signpose.layout import KeypointLayout
 from signpose.posefile import read_pose_file, to_pose_bytes
-from signpose.results import ClipResult, ClipStatus, PartCounts
+from signpose.results import ClipResult, ClipStatus
 from signpose.seedschema import clip_frames, image_path
 from signpose.store import RunStore
 
 SOURCE_ROOT = "/data/phoenix/features/fullFrame-210x260px"
+PARTS = ("pose", "face", "left_hand", "right_hand")
+Part = str
+
+
+def holistic(refine: bool = False, world: bool = False) -> KeypointLayout:
+    """MediaPipe's layout: the seed's four parts (with ``world``, the standard five)."""
+    return holistic_layout(refine_face=refine, world_landmarks=world)
 
 
 @dataclass(frozen=True)
@@ -27,38 +36,42 @@ class ClipSpec:
 
 
 def make_keypoints(
-    seed: int, frames: int = 5, refine: bool = False, width: int = 640, height: int = 480
+    seed: int, frames: int = 5, refine: bool = False, width: int = 640, height: int = 480,
+    layout: KeypointLayout | None = None,
 ) -> ClipKeypoints:
     """Random normalised keypoints; parts absent at random (frame 0 has all, the last frame
     none: a frame where nothing was detected), pose visibility in (0.01, 1)."""
+    layout = layout or holistic(refine)
     rng = np.random.default_rng(seed)
-    slices = part_slices(part_sizes(refine))
-    total = sum(part_sizes(refine).values())
+    slices = layout.slices
+    total = layout.total
     points = rng.uniform(0.05, 0.95, (frames, total, 3)).astype(np.float32)
     points[..., 2] = rng.uniform(-0.3, 0.3, (frames, total)).astype(np.float32)
     confidence = np.ones((frames, total), dtype=np.float32)
-    confidence[:, slices["pose"]] = rng.uniform(0.01, 1.0, (frames, slices["pose"].stop)).astype(np.float32)
-    present = rng.random((frames, len(PARTS))) < 0.7
+    if "pose" in slices:
+        pose = slices["pose"]
+        confidence[:, pose] = rng.uniform(0.01, 1.0, (frames, pose.stop - pose.start)).astype(np.float32)
+    present = rng.random((frames, len(layout.parts))) < 0.7
     present[0] = True
     if frames > 2:
         present[-1] = False
-    for column, part in enumerate(PARTS):
+    for column, part in enumerate(layout.names):
         points[~present[:, column], slices[part]] = 0
         confidence[~present[:, column], slices[part]] = 0
-    return ClipKeypoints(points=points, confidence=confidence, present=present, width=width, height=height, fps=25.0)
+    return ClipKeypoints(points=points, confidence=confidence, present=present, width=width, height=height, fps=25.0, layout=layout)
 
 
 def with_point(keypoints: ClipKeypoints, frame: int, part: Part, point: int, delta: float) -> ClipKeypoints:
     """A copy with one x coordinate moved by ``delta`` (the part must be present there)."""
-    assert keypoints.present[frame, PARTS.index(part)]
+    assert keypoints.part_present(part)[frame]
     points = keypoints.points.copy()
-    points[frame, part_slices(keypoints.sizes)[part].start + point, 0] += np.float32(delta)
+    points[frame, keypoints.layout.slices[part].start + point, 0] += np.float32(delta)
     return replace(keypoints, points=points)
 
 
 def without_part(keypoints: ClipKeypoints, frame: int, part: Part) -> ClipKeypoints:
     """A copy where ``part`` was not detected in ``frame``."""
-    column, where = PARTS.index(part), part_slices(keypoints.sizes)[part]
+    column, where = keypoints.layout.index(part), keypoints.layout.slices[part]
     points, confidence, present = keypoints.points.copy(), keypoints.confidence.copy(), keypoints.present.copy()
     points[frame, where], confidence[frame, where], present[frame, column] = 0, 0, False
     return replace(keypoints, points=points, confidence=confidence, present=present)
@@ -93,7 +106,7 @@ def build_run(root: Path, clips: Sequence[ClipSpec], source_root: str = SOURCE_R
             status=ClipStatus.OK,
             source=source,
             frames=keypoints.num_frames,
-            detected=PartCounts(**{part: keypoints.frames_with(part) for part in PARTS}),
+            detected=keypoints.detected(),
             pose_file=relpath,
             checksum=checksum,
             frame_names=names,

@@ -17,10 +17,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 
-TESTDATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "testdata"
-AUTSL = TESTDATA / "signing" / "autsl"
+from tests.testdata import locate, testdata  # AUTSL is research-use: only in ../shared/testdata
+
+AUTSL = locate("signing", "autsl")
 VIDEO = AUTSL / "signer0_sample1000_color.mp4"
 REFERENCE = AUTSL / "signer0_sample1000.pose"
 SIZES = {"pose": 33, "face": 468, "left_hand": 21, "right_hand": 21}
@@ -53,12 +53,11 @@ def distances(ours: np.ndarray, theirs: np.ndarray, mask: np.ndarray) -> tuple[f
 
 
 def test_autsl_against_reference(tmp_path: Path) -> None:
-    if not VIDEO.is_file() or not REFERENCE.is_file():
-        pytest.skip(f"AUTSL sample not found in {AUTSL} (shared test data)")
+    testdata("signing", "autsl", VIDEO.name)  # skips, naming it, if absent
+    testdata("signing", "autsl", REFERENCE.name)
     from signpose.backends import make_backend
     from signpose.datasets import open_dataset
-    from signpose.estimator import EstimatorOptions
-    from signpose.keypoints import PARTS
+    from signpose.estimators import EstimatorSpec
     from signpose.posefile import read_pose_file
     from signpose.runner import extract
     from signpose.store import RunStore
@@ -66,7 +65,7 @@ def test_autsl_against_reference(tmp_path: Path) -> None:
     manifest = tmp_path / "autsl.csv"
     manifest.write_text(f"path,split,clip_id\n{VIDEO.resolve()},test,signer0_sample1000\n", encoding="utf-8")
     run = tmp_path / "run"
-    summary = extract(open_dataset(manifest), run, EstimatorOptions(mode="video"), make_backend("local", 1))
+    summary = extract(open_dataset(manifest), run, EstimatorSpec.of("mediapipe", dict(mode="video")), make_backend("local", 1))
     assert not summary.failed
     record = RunStore(run).read_index()[("test", "signer0_sample1000")]
     assert (record.frames, record.width, record.height, record.frame_rate) == (43, 512, 512, "30/1")
@@ -74,9 +73,9 @@ def test_autsl_against_reference(tmp_path: Path) -> None:
     theirs, confidence = reference_parts()
 
     rows, medians = [], {}
-    for column, part in enumerate(PARTS):
+    for part in ("pose", "face", "left_hand", "right_hand"):
         xy = ours.part(part)[:, :, :2].astype(np.float64) * (ours.width, ours.height)
-        ours_present = ours.present[:, column]
+        ours_present = ours.part_present(part)
         ref_present = (confidence[part] > 0).any(axis=1)
         both = ours_present & ref_present
         mask = np.repeat(both[:, None], SIZES[part], axis=1)
@@ -100,3 +99,20 @@ def test_autsl_against_reference(tmp_path: Path) -> None:
         if "hand" in name:
             assert abs(ours_count - ref_count) <= max(5, 0.2 * ref_count), name
             assert medians[name][0] <= MAX_HAND_MEDIAN_PX, name
+
+    # The same question through `signpose verify`: a folder holding the reference file (format
+    # v0.1, XYZKC, 4 components) is read, matched by part and point name, and compared.
+    from signpose.verify import compare_sources
+
+    reference = tmp_path / "reference" / "test"
+    reference.mkdir(parents=True)
+    (reference / "signer0_sample1000.pose").write_bytes(REFERENCE.read_bytes())
+    report = compare_sources(run, tmp_path / "reference", atol=1e-4)
+    assert report.kind_b == "pose folder" and not report.equal
+    split = report.splits[0]
+    assert (split.frames_a, split.frames_b, split.clips_a, split.clips_b) == (43, 43, 1, 1)
+    parts = {p.part: p for p in split.parts}
+    assert list(parts) == ["pose", "face", "left_hand", "right_hand", "pose_world"]
+    assert parts["pose_world"].only_a == 43  # the older file has no world landmarks
+    assert parts["face"].both == 43 and parts["face"].over_atol > 0 and parts["face"].shape_mismatches == 0
+    assert "face differs beyond atol" in report.to_text()

@@ -4,22 +4,29 @@ what is wrong, and decode order never depends on the prefetching thread."""
 
 from __future__ import annotations
 
+import os
+import struct
+import subprocess
+import sys
+import threading
+import zlib
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from signpose.decode import PREFETCH_FRAMES, DecodedFrame, FrameError, decode_frames, read_frame
+from signpose.sources.frame import MAX_FRAME_PIXELS
+from signpose.sources.images import PREFETCH_FRAMES, DecodedFrame, FrameError, decode_frames, read_frame
 
-TESTDATA = (Path(__file__).resolve().parents[1] / ".." / "shared" / "testdata").resolve()
-SIGNING_VIDEO = TESTDATA / "signing" / "slp_site_asl_different.mp4"
+from tests.testdata import locate, testdata  # tests/data, else ../shared/testdata
+
+SIGNING_VIDEO = locate("signing", "slp_site_asl_different.mp4")
 
 
 def real_png(tmp_path: Path, name: str = "real.png") -> Path:
     """One real signing frame, 210x260 like PHOENIX, written as PNG by cv2."""
-    if not SIGNING_VIDEO.is_file():
-        pytest.skip(f"needs ../shared/testdata ({SIGNING_VIDEO} is absent): real frames are only there")
+    testdata("signing", "slp_site_asl_different.mp4")  # skips, naming it, if absent
     capture = cv2.VideoCapture(str(SIGNING_VIDEO))
     ok, bgr = capture.read()
     capture.release()
@@ -176,8 +183,9 @@ def test_decode_frames_keeps_order_and_marks_only_the_broken_frame(tmp_path: Pat
             path.write_bytes(b"broken")
             expected.append(None)
         else:
-            # Different sizes too, so a swapped frame could never compare equal.
-            expected.append(synthetic_png(path, seed=i, shape=(4 + i, 3 + i)))
+            # One size (a clip's frames share it); random pixels per seed, so a swapped
+            # frame could never compare equal.
+            expected.append(synthetic_png(path, seed=i, shape=(8, 7)))
         paths.append(path)
     assert len(paths) > PREFETCH_FRAMES  # the prefetch window really slides
     frames = list(decode_frames(paths))
@@ -208,3 +216,125 @@ def test_decode_frames_missing_file_is_a_frame_error_not_an_exception(tmp_path: 
     frames = list(decode_frames([tmp_path / "missing.png", good]))
     assert frames[0].image is None and "missing.png" in frames[0].error
     assert frames[1].error is None and frames[1].image is not None
+
+
+# -- limits, file kinds and clip-wide frame size (issue #9, item 7) ------------------------
+
+
+def png_declaring(path: Path, width: int, height: int) -> Path:
+    """A real, valid 8-bit grey PNG of ``width`` x ``height``, all black: about a megabyte
+    on disk for 16000x16000, but hundreds of megabytes (as RGB, more) once decoded."""
+    deflate = zlib.compressobj(1)
+    row = b"\x00" * (width + 1)  # filter byte + pixels
+    idat = b"".join(deflate.compress(row) for _ in range(height)) + deflate.flush()
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+    return path
+
+
+def test_png_declaring_16000x16000_is_refused_from_its_header_without_decoding(tmp_path: Path) -> None:
+    path = png_declaring(tmp_path / "bomb.png", 16000, 16000)
+    assert path.stat().st_size < 2_000_000
+    # In a fresh process, so its peak memory tells whether the pixels were decoded
+    # (they would take about 1 GB).
+    script = (
+        "import resource, sys\n"
+        "from pathlib import Path\n"
+        "from signpose.sources.images import read_frame, FrameError\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "try:\n"
+        "    read_frame(Path(sys.argv[1]))\n"
+        "    print('DECODED')\n"
+        "except FrameError as error:\n"
+        "    print(error)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    message, grown_kib = done.stdout.strip().splitlines()
+    assert message != "DECODED"
+    assert str(path) in message and "16000×16000" in message and "256.0 megapixels" in message, message
+    assert f"limit of {MAX_FRAME_PIXELS / 1e6:g} megapixels" in message and "not decoded" in message, message
+    assert int(grown_kib) < 100_000, f"reading the header took {int(grown_kib) // 1024} MiB more"
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".bmp", ".webp"])
+def test_pixel_limit_is_a_keyword_and_checked_for_each_format(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"frame{suffix}"
+    assert cv2.imwrite(str(path), np.full((80, 100, 3), 128, np.uint8))
+    assert read_frame(path, max_pixels=8000).shape == (80, 100, 3)
+    with pytest.raises(FrameError) as caught:
+        read_frame(path, max_pixels=7999)
+    message = str(caught.value)
+    assert str(path) in message and "100×80" in message and "not decoded" in message, message
+
+
+def test_file_size_limit_names_the_file_and_its_size(tmp_path: Path) -> None:
+    path = tmp_path / "frame.png"
+    synthetic_png(path, shape=(40, 40))
+    size = path.stat().st_size
+    assert read_frame(path, max_bytes=size).shape == (40, 40, 3)
+    with pytest.raises(FrameError) as caught:
+        read_frame(path, max_bytes=size - 1)
+    message = str(caught.value)
+    assert str(path) in message and f"{size} bytes" in message and "not read" in message, message
+    frames = list(decode_frames([path], max_bytes=size - 1))
+    assert frames[0].image is None and f"{size} bytes" in frames[0].error
+
+
+def finishes(call, fifo: Path, seconds: float = 20.0):
+    """``call()``'s result; fails the test if it blocks on ``fifo`` (then unblocks it by
+    opening the FIFO's other end, so no thread is left hanging)."""
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as error:  # noqa: BLE001 - handed to the test below
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))  # the reader gets EOF and returns
+        thread.join(seconds)
+        pytest.fail(f"reading the FIFO {fifo} blocked for {seconds} s")
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome.get("value")
+
+
+def test_fifo_named_like_a_frame_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "images0001.png"
+    os.mkfifo(fifo)
+    with pytest.raises(FrameError) as caught:
+        finishes(lambda: read_frame(fifo), fifo)
+    assert str(fifo) in str(caught.value) and "FIFO" in str(caught.value) and "not a regular file" in str(caught.value)
+    good = tmp_path / "images0002.png"
+    synthetic_png(good)
+    frames = finishes(lambda: list(decode_frames([fifo, good])), fifo)
+    assert frames[0].image is None and "FIFO" in frames[0].error
+    assert frames[1].error is None
+
+
+def test_frame_of_another_size_than_the_clips_first_is_a_failed_frame(tmp_path: Path) -> None:
+    from signpose.clip import Clip
+    from signpose.sources import open_frames
+
+    clip = tmp_path / "clip"
+    clip.mkdir()
+    first = real_png(clip, "images0001.png")  # 210x260, as PHOENIX
+    bgr = cv2.imread(str(first))
+    (clip / "images0000.png").write_bytes(b"broken")  # a failed frame does not set the size
+    assert cv2.imwrite(str(clip / "images0002.png"), cv2.resize(bgr, (320, 240)))
+    assert cv2.imwrite(str(clip / "images0003.png"), bgr[:, ::-1])
+    frames = list(open_frames(Clip("train", "clip", clip)).frames)
+    assert [f.name for f in frames] == ["images0000.png", "images0001.png", "images0002.png", "images0003.png"]
+    assert frames[0].image is None and frames[1].image.shape == (260, 210, 3) and frames[3].image.shape == (260, 210, 3)
+    assert frames[2].image is None
+    assert frames[2].error == f"{clip / 'images0002.png'}: is 320×240, the clip's first frame is 210×260"

@@ -47,10 +47,10 @@ def test_every_pose_file_reads_back_with_pose_format(runs: dict[int, Path]) -> N
     for record in index:
         pose = Pose.read((runs[2] / record["pose_file"]).read_bytes())
         assert [c.name for c in pose.header.components] == [
-            "POSE_LANDMARKS", "FACE_LANDMARKS", "LEFT_HAND_LANDMARKS", "RIGHT_HAND_LANDMARKS"
+            "POSE_LANDMARKS", "FACE_LANDMARKS", "LEFT_HAND_LANDMARKS", "RIGHT_HAND_LANDMARKS", "POSE_WORLD_LANDMARKS"
         ]
-        assert pose.body.data.shape == (record["frames"], 1, 33 + 468 + 21 + 21, 3)
-        assert pose.body.confidence.shape == (record["frames"], 1, 543)
+        assert pose.body.data.shape == (record["frames"], 1, 33 + 468 + 21 + 21 + 33, 3)
+        assert pose.body.confidence.shape == (record["frames"], 1, 576)
         assert (pose.header.dimensions.width, pose.header.dimensions.height) == (210, 260)
         assert pose.body.fps == 25.0
         assert record["frames"] == 12 and record["detected"]["pose"] == 12
@@ -99,8 +99,8 @@ def test_seed_commands_work_verbatim(phoenix_t_root: Path, tmp_path: Path) -> No
 def _split_clip_over_two_instances(run: Path, clip_id: str) -> None:
     """Redo one clip the way a frame-level split does it: the first half of its frames on
     one Holistic, the rest on another. Written through the store, like a real run."""
-    from signpose.decode import read_frame
-    from signpose.estimator import EstimatorOptions, HolisticEstimator
+    from signpose.sources.images import read_frame
+    from signpose.estimators.mediapipe import MediaPipeHolistic
     from signpose.keypoints import ClipKeypoints
     from signpose.posefile import to_pose_bytes
     from signpose.store import RunStore
@@ -110,13 +110,13 @@ def _split_clip_over_two_instances(run: Path, clip_id: str) -> None:
     record = store.read_index()[("train", clip_id)]
     frames = [read_frame(Path(record.source) / name) for name in record.frame_names]
     half = len(frames) // 2
-    first = HolisticEstimator(EstimatorOptions()).estimate_clip(frames[:half], 25.0)
-    second = HolisticEstimator(EstimatorOptions()).estimate_clip(frames[half:], 25.0)
+    first = MediaPipeHolistic().estimate_clip(frames[:half], 25.0)
+    second = MediaPipeHolistic().estimate_clip(frames[half:], 25.0)
     joined = ClipKeypoints(
         points=np.concatenate([first.points, second.points]),
         confidence=np.concatenate([first.confidence, second.confidence]),
         present=np.concatenate([first.present, second.present]),
-        width=first.width, height=first.height, fps=25.0,
+        width=first.width, height=first.height, fps=25.0, layout=first.layout,
     )
     pose_file, checksum = store.write_pose("train", clip_id, to_pose_bytes(joined))
     store.append(replace(record, pose_file=pose_file, checksum=checksum))

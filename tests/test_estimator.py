@@ -12,25 +12,27 @@ import cv2
 import numpy as np
 import pytest
 
-from signpose.decode import read_frame
-from signpose.estimator import (
-    EstimatorOptions,
-    HolisticEstimator,
-    ModelUnavailable,
-    check_models,
-    model_checksums,
-    model_files,
-)
-from signpose.keypoints import FACE_POINTS, HAND_POINTS, PARTS, POSE_POINTS, REFINED_FACE_POINTS
+from signpose.sources.images import read_frame
+from signpose.errors import EstimatorError
+from signpose.estimators.mediapipe import MediaPipeHolistic, check_models, model_files
 
-TESTDATA = (Path(__file__).resolve().parents[1] / ".." / "shared" / "testdata").resolve()
-ORACLE = TESTDATA / "mediapipe_oracle"
-SIGNING_VIDEO = TESTDATA / "signing" / "slp_site_asl_different.mp4"
+POSE_POINTS, FACE_POINTS, REFINED_FACE_POINTS, HAND_POINTS = 33, 468, 478, 21
+PARTS = ("pose", "face", "left_hand", "right_hand", "pose_world")
+ModelUnavailable = EstimatorError
+
+
+def model_checksums(**options) -> dict[str, str]:
+    return MediaPipeHolistic(**options).provenance()["model_sha256"]
+
+from tests.testdata import locate  # tests/data, else ../shared/testdata
+
+ORACLE = locate("mediapipe_oracle")
+SIGNING_VIDEO = locate("signing", "slp_site_asl_different.mp4")
 
 
 def need(path: Path) -> Path:
     if not path.exists():
-        pytest.skip(f"needs ../shared/testdata ({path} is absent): real data is only there")
+        pytest.skip(f"needs {path}: shipped in tests/data (see tests/data/README.md), which is incomplete here")
     return path
 
 
@@ -56,14 +58,14 @@ def signing_frames() -> list[np.ndarray]:
 
 @pytest.fixture(scope="module")
 def estimator():
-    est = HolisticEstimator(EstimatorOptions())
+    est = MediaPipeHolistic()
     yield est
     est.close()
 
 
 @pytest.fixture(scope="module")
 def refined_estimator():
-    est = HolisticEstimator(EstimatorOptions(refine_face=True))
+    est = MediaPipeHolistic(refine_face=True)
     yield est
     est.close()
 
@@ -86,7 +88,7 @@ def test_pose_landmarks_match_mediapipe_reference(estimator, oracle) -> None:
     image = read_frame(need(ORACLE / "pose.jpg"))
     clip = estimator.estimate_clip([image], fps=25.0)
     assert (clip.width, clip.height) == (1000, 667)
-    assert clip.num_frames == 1 and clip.present[0, PARTS.index("pose")]
+    assert clip.num_frames == 1 and clip.part_present("pose")[0]
     expected = np.array(oracle["pose"]["EXPECTED_POSE_LANDMARKS"], dtype=np.float64)
     assert expected.shape == (POSE_POINTS, 2)
     actual = as_pixels(clip.part("pose")[0], clip.width, clip.height)
@@ -100,7 +102,7 @@ def test_pose_landmarks_match_mediapipe_reference(estimator, oracle) -> None:
 def test_refined_eye_and_iris_points_match_mediapipe_reference(refined_estimator, oracle) -> None:
     image = read_frame(need(ORACLE / "portrait.jpg"))
     clip = refined_estimator.estimate_clip([image], fps=25.0)
-    assert clip.present[0, PARTS.index("face")]
+    assert clip.part_present("face")[0]
     face = as_pixels(clip.part("face")[0], clip.width, clip.height)
     assert face.shape == (REFINED_FACE_POINTS, 2)
     threshold = oracle["face_mesh"]["DIFF_THRESHOLD"]
@@ -125,19 +127,19 @@ def test_hands_without_a_body_detects_nothing(estimator) -> None:
 
 def test_refine_face_gives_478_face_points(refined_estimator, signing_frames) -> None:
     clip = refined_estimator.estimate_clip(signing_frames[:1], fps=25.0)
-    assert clip.points.shape == (1, POSE_POINTS + REFINED_FACE_POINTS + 2 * HAND_POINTS, 3)
-    assert clip.sizes["face"] == REFINED_FACE_POINTS
-    assert clip.present[0, PARTS.index("face")]
+    assert clip.points.shape == (1, 2 * POSE_POINTS + REFINED_FACE_POINTS + 2 * HAND_POINTS, 3)
+    assert clip.layout.part("face").size == REFINED_FACE_POINTS
+    assert clip.part_present("face")[0]
     face = clip.part("face")[0]
     assert (face[FACE_POINTS:] != 0).any(axis=1).all()  # the 10 iris points are filled in
 
 
 def test_plain_face_has_468_points_and_shapes_follow_the_layout(estimator, signing_frames) -> None:
     clip = estimator.estimate_clip(signing_frames[:2], fps=30.0)
-    total = POSE_POINTS + FACE_POINTS + 2 * HAND_POINTS
+    total = 2 * POSE_POINTS + FACE_POINTS + 2 * HAND_POINTS  # with the body's world landmarks
     assert clip.points.shape == (2, total, 3) and clip.points.dtype == np.float32
     assert clip.confidence.shape == (2, total) and clip.confidence.dtype == np.float32
-    assert clip.present.shape == (2, 4) and clip.present.dtype == bool
+    assert clip.present.shape == (2, 5) and clip.present.dtype == bool
     assert (clip.width, clip.height, clip.fps) == (210, 260, 30.0)
     # present, confidence and points agree part by part
     for column, part in enumerate(PARTS):
@@ -146,7 +148,7 @@ def test_plain_face_has_468_points_and_shapes_follow_the_layout(estimator, signi
         for frame in range(2):
             if clip.present[frame, column]:
                 assert (pts[frame] != 0).any()
-                if part != "pose":
+                if part not in ("pose", "pose_world"):
                     assert (conf[frame] == 1).all()
             else:
                 assert (pts[frame] == 0).all() and (conf[frame] == 0).all()
@@ -158,11 +160,11 @@ def test_plain_face_has_468_points_and_shapes_follow_the_layout(estimator, signi
 def test_same_clip_gives_identical_keypoints_on_a_reused_and_a_fresh_graph(estimator, signing_frames) -> None:
     clip = signing_frames[:6]
     first = estimator.estimate_clip(clip, fps=25.0)
-    assert first.present[:, PARTS.index("face")].all()
+    assert first.part_present("face").all()
     again = estimator.estimate_clip(clip, fps=25.0)
     estimator.estimate_clip(signing_frames[50:56], fps=25.0)  # another clip in between
     after_other = estimator.estimate_clip(clip, fps=25.0)
-    fresh_estimator = HolisticEstimator(EstimatorOptions())
+    fresh_estimator = MediaPipeHolistic()
     try:
         fresh = fresh_estimator.estimate_clip(clip, fps=25.0)
     finally:
@@ -173,7 +175,7 @@ def test_same_clip_gives_identical_keypoints_on_a_reused_and_a_fresh_graph(estim
 
 
 def test_video_mode_is_deterministic_per_clip(signing_frames) -> None:
-    est = HolisticEstimator(EstimatorOptions(mode="video"))
+    est = MediaPipeHolistic(mode="video")
     try:
         clip = signing_frames[:6]
         first = est.estimate_clip(clip, fps=25.0)
@@ -181,7 +183,7 @@ def test_video_mode_is_deterministic_per_clip(signing_frames) -> None:
         again = est.estimate_clip(clip, fps=25.0)
     finally:
         est.close()
-    assert first.present[:, PARTS.index("face")].all()
+    assert first.part_present("face").all()
     assert_same(first, again)
 
 
@@ -219,7 +221,7 @@ def test_holistic_without_reset_depends_on_earlier_frames(signing_frames) -> Non
     assert all(np.array_equal(a, b) for a, b in zip(fresh, clean))
 
     # And through the estimator: its reset makes the result the fresh one.
-    with_reset = HolisticEstimator(EstimatorOptions())
+    with_reset = MediaPipeHolistic()
     try:
         with_reset.estimate_clip(other, fps=25.0)
         ours = with_reset.estimate_clip(clip, fps=25.0)
@@ -259,10 +261,10 @@ def test_all_none_and_empty_clips(estimator) -> None:
     assert (nothing.points == 0).all() and (nothing.confidence == 0).all()
     assert (nothing.width, nothing.height) == (0, 0)
     empty = estimator.estimate_clip([], fps=25.0)
-    total = POSE_POINTS + FACE_POINTS + 2 * HAND_POINTS
+    total = 2 * POSE_POINTS + FACE_POINTS + 2 * HAND_POINTS
     assert empty.points.shape == (0, total, 3)
     assert empty.confidence.shape == (0, total)
-    assert empty.present.shape == (0, 4)
+    assert empty.present.shape == (0, 5)
 
 
 # -- models ----------------------------------------------------------------------------------
@@ -286,31 +288,30 @@ def no_graph_no_network(monkeypatch):
 
 @pytest.mark.parametrize(("complexity", "missing"), [(2, "pose_landmark_heavy.tflite"), (0, "pose_landmark_lite.tflite")])
 def test_unshipped_model_complexity_is_refused_before_any_graph(no_graph_no_network, complexity, missing) -> None:
-    options = EstimatorOptions(model_complexity=complexity)
-    target = [path for path in model_files(options) if path.name == missing]
+    target = [path for path in model_files(model_complexity=complexity) if path.name == missing]
     assert len(target) == 1
     if target[0].is_file():
         pytest.skip(f"{target[0]} is installed here, so model_complexity={complexity} is available")
-    for attempt in (lambda: check_models(options), lambda: HolisticEstimator(options)):
+    for attempt in (lambda: check_models(model_complexity=complexity), lambda: MediaPipeHolistic(model_complexity=complexity)):
         with pytest.raises(ModelUnavailable) as caught:
             attempt()
         message = str(caught.value)
         assert "model_complexity" in message or "model-complexity" in message
         assert str(complexity) in message
         assert str(target[0]) in message
+        assert f"download {missing} from MediaPipe's public model storage" in message
     assert not target[0].exists()  # nothing was fetched
 
 
 def test_out_of_range_model_complexity_is_refused(no_graph_no_network) -> None:
-    with pytest.raises(ModelUnavailable, match="model_complexity must be 0, 1 or 2, not 3"):
-        HolisticEstimator(EstimatorOptions(model_complexity=3))
+    with pytest.raises(ModelUnavailable, match="model-complexity must be 0, 1 or 2, not 3"):
+        MediaPipeHolistic(model_complexity=3)
 
 
 def test_shipped_models_are_present_and_checksummed() -> None:
-    options = EstimatorOptions()
-    check_models(options)
-    sums = model_checksums(options)
+    check_models()
+    sums = model_checksums()
     assert len(sums) == 6
     assert all(len(value) == 64 and int(value, 16) >= 0 for value in sums.values())
-    refined = model_checksums(EstimatorOptions(refine_face=True))
+    refined = model_checksums(refine_face=True)
     assert "face_landmark_with_attention.tflite" in refined and "face_landmark.tflite" not in refined

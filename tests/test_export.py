@@ -7,12 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from signpose.export import ExportSummary, export_npz, export_pickle
-from signpose.keypoints import PARTS
+from signpose.export import ExportSummary, export_pickle
+from signpose.npz import export_npz
 from signpose.posefile import read_pose_file
-from signpose.safepickle import SourceError, load_pickle
+from signpose.errors import SourceError
+from signpose.safepickle import load_pickle
 from signpose.seedschema import check_pickle
-from tests.runs_builder import ClipSpec, build_run, deep_equal, make_keypoints, seed_dict, standard_clips
+from tests.runs_builder import PARTS, ClipSpec, build_run, deep_equal, holistic, make_keypoints, seed_dict, standard_clips
 
 
 @pytest.fixture
@@ -110,7 +111,7 @@ def test_npz_refined_face_and_splits(tmp_path):
 def test_npz_refuses_mixed_face_sizes(tmp_path):
     clips = [ClipSpec("train", "a", make_keypoints(0, 3)), ClipSpec("train", "b", make_keypoints(1, 3, refine=True))]
     run = build_run(tmp_path / "run", clips)
-    with pytest.raises(SourceError, match="refined and plain face mixed"):
+    with pytest.raises(SourceError, match="one NPZ array cannot hold both"):
         export_npz(run, tmp_path / "npz")
 
 
@@ -118,3 +119,19 @@ def test_npz_out_must_be_a_folder(run, tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(SourceError, match="folder"):
         export_npz(run, tmp_path / "file")
+
+
+def test_npz_world_points_are_their_own_array(tmp_path):
+    layout = holistic(world=True)
+    clips = [ClipSpec("train", "a", make_keypoints(0, 4, layout=layout)), ClipSpec("train", "b", make_keypoints(1, 3, layout=layout))]
+    run = build_run(tmp_path / "run", clips)
+    export_npz(run, tmp_path / "npz")
+    with np.load(tmp_path / "npz" / "train.npz") as npz:
+        arrays = dict(npz)
+    assert arrays["keypoints"].shape == (7, 543, 4) and arrays["world_keypoints"].shape == (7, 33, 4)
+    assert list(arrays["parts"]) == list(PARTS) and list(arrays["world_parts"]) == ["pose_world"]
+    assert arrays["world_part_offsets"].tolist() == [0, 33] and arrays["world_present"].shape == (7, 1)
+    second = read_pose_file(run / "train" / "b.pose")
+    np.testing.assert_array_equal(arrays["world_keypoints"][4:, :, :3], second.part("pose_world"))
+    np.testing.assert_array_equal(arrays["world_present"][4:, 0], second.part_present("pose_world"))
+    np.testing.assert_array_equal(arrays["keypoints"][4:, :, :3], second.points[:, :543])

@@ -14,22 +14,21 @@ import numpy as np
 import pytest
 
 from signpose.clip import Clip
-from signpose.decode import read_frame
-from signpose.estimator import EstimatorOptions
-from signpose.keypoints import PARTS
+from signpose.sources.images import read_frame
+from signpose.estimators import EstimatorSpec
 from signpose.pipeline import ClipProcessor, check_access
 from signpose.posefile import read_pose_file, to_pose_bytes
-from signpose.results import ClipStatus
+from signpose.results import ClipStatus, ErrorKind
 
-TESTDATA = (Path(__file__).resolve().parents[1] / ".." / "shared" / "testdata").resolve()
-SIGNING_VIDEO = TESTDATA / "signing" / "slp_site_asl_different.mp4"
+from tests.testdata import locate, testdata  # tests/data, else ../shared/testdata
+
+SIGNING_VIDEO = locate("signing", "slp_site_asl_different.mp4")
 
 
 @pytest.fixture(scope="module")
 def real_frames() -> list[np.ndarray]:
     """Four real signing frames (BGR, 210x260 like PHOENIX), a few frames apart."""
-    if not SIGNING_VIDEO.is_file():
-        pytest.skip(f"needs ../shared/testdata ({SIGNING_VIDEO} is absent): real frames are only there")
+    testdata("signing", "slp_site_asl_different.mp4")  # skips, naming it, if absent
     capture = cv2.VideoCapture(str(SIGNING_VIDEO))
     frames = []
     for index in range(40):
@@ -49,7 +48,7 @@ def run_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def processor(run_dir: Path) -> ClipProcessor:
-    return ClipProcessor(EstimatorOptions(), run_dir)
+    return ClipProcessor(EstimatorSpec(), run_dir)
 
 
 def write_png(path: Path, image: np.ndarray) -> None:
@@ -123,8 +122,8 @@ def test_broken_frames_are_recorded_and_zero_filled(processor, run_dir, mixed_cl
     good = [i for i in range(7) if i not in broken]
     assert (keypoints.points[broken] == 0).all() and (keypoints.confidence[broken] == 0).all()
     assert not keypoints.present[broken].any()
-    assert keypoints.present[good, PARTS.index("pose")].all()
-    assert result.detected.pose == 4 and result.detected.face == keypoints.present[:, 1].sum()
+    assert keypoints.part_present("pose")[good].all()
+    assert result.detected["pose"] == 4 and result.detected["face"] == keypoints.present[:, 1].sum()
 
     # exactly what the estimator gives for these frames with gaps for the broken ones
     frames = [None if name in BROKEN else read_frame(mixed_clip / name) for name in NAMES]
@@ -144,7 +143,7 @@ def test_png_flavours_process_fine(processor, run_dir, real_frames, tmp_path) ->
     assert result.frames == 3 and result.failed_frames == 0 and result.frame_failures == ()
     assert result.frame_names == ("1_gray.png", "2_rgba.png", "3_deep.png")
     assert (result.width, result.height) == (210, 260)
-    assert result.detected.pose == 3
+    assert result.detected["pose"] == 3
     # RGBA and 16-bit frames reach the model as the original RGB pixels, gray as 3 equal channels
     gray = np.repeat(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)[..., None], 3, axis=2)
     rgb = np.ascontiguousarray(bgr[..., ::-1])
@@ -213,11 +212,21 @@ def test_an_unexpected_error_becomes_a_failed_record(run_dir, tmp_path) -> None:
         def estimate_clip(self, frames, fps):
             raise RuntimeError("graph exploded")
 
-    processor = ClipProcessor(EstimatorOptions(), run_dir)
+    processor = ClipProcessor(EstimatorSpec(), run_dir)
     processor._estimator = Exploding()
     result = processor(Clip("train", "boom", synthetic_clip(tmp_path / "boom")))
-    assert result.status is ClipStatus.FAILED
-    assert result.error == "RuntimeError: graph exploded"
+    assert result.status is ClipStatus.FAILED and result.error_kind is ErrorKind.INTERNAL
+    assert result.error == "internal error: RuntimeError: graph exploded (traceback in logs/train/boom.txt)"
+    traceback = (run_dir / "logs" / "train" / "boom.txt").read_text()
+    assert traceback.startswith("Traceback (most recent call last):") and "in estimate_clip" in traceback
+    assert traceback.rstrip().endswith("RuntimeError: graph exploded")
+
+
+def test_bad_input_is_an_input_error_without_a_log(run_dir, tmp_path) -> None:
+    result = ClipProcessor(EstimatorSpec(), run_dir)(Clip("train", "gone", tmp_path / "missing"))
+    assert result.status is ClipStatus.FAILED and result.error_kind is ErrorKind.INPUT
+    assert "frame folder not found" in result.error
+    assert not (run_dir / "logs" / "train" / "gone.txt").exists()
 
 
 # -- check_access ----------------------------------------------------------------------------
@@ -249,7 +258,7 @@ def test_check_access_unwritable_output(tmp_path) -> None:
 
 
 def test_pickles_without_the_estimator_before_and_after_use(run_dir, real_frames, tmp_path) -> None:
-    options = EstimatorOptions(min_detection_confidence=0.6)
+    options = EstimatorSpec.of("mediapipe", dict(min_detection_confidence=0.6))
     fresh = ClipProcessor(options, run_dir)
     before = pickle.dumps(fresh)
     assert b"Holistic" not in before and len(before) < 2000
@@ -261,7 +270,7 @@ def test_pickles_without_the_estimator_before_and_after_use(run_dir, real_frames
     after = pickle.dumps(fresh)
     assert after == before  # the graph never travels
     copy = pickle.loads(after)
-    assert copy._estimator is None and copy.options == options and copy.out_dir == run_dir
+    assert copy._estimator is None and copy.spec == options and copy.out_dir == run_dir
     second = copy(Clip("pickled", "b", folder))
     assert second.status is ClipStatus.OK
     assert second.checksum == first.checksum  # same frames, another graph: same bytes

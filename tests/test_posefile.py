@@ -11,35 +11,40 @@ import numpy as np
 import pytest
 from pose_format import Pose
 
-from signpose.keypoints import FACE_POINTS, HAND_POINTS, PARTS, POSE_POINTS, REFINED_FACE_POINTS, ClipKeypoints, part_sizes, part_slices
+from signpose.keypoints import ClipKeypoints
+from signpose.layout import KeypointLayout, PartLayout
 from signpose.posefile import from_pose_bytes, read_pose_file, to_pose, to_pose_bytes
+from tests.runs_builder import holistic
+
+POSE_POINTS, FACE_POINTS, REFINED_FACE_POINTS, HAND_POINTS = 33, 468, 478, 21
 
 COMPONENTS = ["POSE_LANDMARKS", "FACE_LANDMARKS", "LEFT_HAND_LANDMARKS", "RIGHT_HAND_LANDMARKS"]
 
 
-def synthetic(frames: int = 7, refine_face: bool = False, seed: int = 0, width: int = 210, height: int = 260, fps: float = 25.0) -> ClipKeypoints:
+def synthetic(frames: int = 7, refine_face: bool = False, seed: int = 0, width: int = 210, height: int = 260, fps: float = 25.0,
+              world: bool = False) -> ClipKeypoints:
     """Holistic-shaped keypoints with some parts absent (zeros, confidence 0), the way the
     estimator leaves them, and pose visibilities in [0, 1)."""
+    layout = holistic(refine_face, world)
     rng = np.random.default_rng(seed)
-    sizes = part_sizes(refine_face)
-    slices = part_slices(sizes)
-    total = sum(sizes.values())
+    slices = layout.slices
+    total = layout.total
     points = np.zeros((frames, total, 3), np.float32)
     confidence = np.zeros((frames, total), np.float32)
-    present = rng.random((frames, len(PARTS))) < 0.6
+    present = rng.random((frames, len(layout.parts))) < 0.6
     present[0] = True  # one frame with everything
     present[1] = False  # one frame with nothing
     for f in range(frames):
-        for column, part in enumerate(PARTS):
+        for column, part in enumerate(layout.names):
             if not present[f, column]:
                 continue
             where = slices[part]
-            n = sizes[part]
+            n = where.stop - where.start
             xy = rng.uniform(-0.2, 1.2, size=(n, 2))
             z = rng.normal(0, 0.3, size=(n, 1))
             points[f, where] = np.hstack([xy, z]).astype(np.float32)
-            confidence[f, where] = rng.random(n).astype(np.float32) if part == "pose" else 1.0
-    return ClipKeypoints(points=points, confidence=confidence, present=present, width=width, height=height, fps=fps)
+            confidence[f, where] = rng.random(n).astype(np.float32) if part in ("pose", "pose_world") else 1.0
+    return ClipKeypoints(points=points, confidence=confidence, present=present, width=width, height=height, fps=fps, layout=layout)
 
 
 def assert_round_trip(original: ClipKeypoints, back: ClipKeypoints) -> None:
@@ -52,6 +57,7 @@ def assert_round_trip(original: ClipKeypoints, back: ClipKeypoints) -> None:
     assert (back.points[absent] == 0).all()
     assert (back.width, back.height) == (original.width, original.height)
     assert back.fps == original.fps
+    assert back.layout == original.layout
 
 
 def test_round_trip_keeps_presence_confidence_and_points() -> None:
@@ -63,7 +69,7 @@ def test_round_trip_keeps_presence_confidence_and_points() -> None:
 def test_round_trip_refined_face() -> None:
     original = synthetic(refine_face=True, seed=3)
     back = from_pose_bytes(to_pose_bytes(original))
-    assert back.sizes["face"] == REFINED_FACE_POINTS
+    assert back.layout.part("face").size == REFINED_FACE_POINTS
     assert_round_trip(original, back)
 
 
@@ -72,20 +78,20 @@ def test_pose_point_with_zero_visibility_keeps_its_coordinates() -> None:
     original = synthetic(frames=2, seed=5)
     confidence = original.confidence.copy()
     confidence[0, 0] = 0.0  # pose point 0 of a frame with the pose present
-    keypoints = ClipKeypoints(original.points, confidence, original.present, 210, 260, 25.0)
+    keypoints = ClipKeypoints(original.points, confidence, original.present, 210, 260, 25.0, original.layout)
     back = from_pose_bytes(to_pose_bytes(keypoints))
     assert back.confidence[0, 0] == 0
     assert np.abs(back.points[0, 0] - keypoints.points[0, 0]).max() <= 1e-6
-    assert back.present[0, PARTS.index("pose")]
+    assert back.part_present("pose")[0]
 
 
 def test_pose_with_all_visibilities_zero_is_still_present() -> None:
     original = synthetic(frames=2, seed=6)
     confidence = original.confidence.copy()
     confidence[0, :POSE_POINTS] = 0.0
-    keypoints = ClipKeypoints(original.points, confidence, original.present, 210, 260, 25.0)
+    keypoints = ClipKeypoints(original.points, confidence, original.present, 210, 260, 25.0, original.layout)
     back = from_pose_bytes(to_pose_bytes(keypoints))
-    assert back.present[0, PARTS.index("pose")]
+    assert back.part_present("pose")[0]
     assert np.array_equal(back.present, keypoints.present)
 
 
@@ -134,7 +140,7 @@ def test_same_keypoints_always_give_the_same_bytes() -> None:
 
 
 def test_zero_frame_clip_round_trips() -> None:
-    empty = ClipKeypoints(np.zeros((0, 543, 3), np.float32), np.zeros((0, 543), np.float32), np.zeros((0, 4), bool), 210, 260, 25.0)
+    empty = ClipKeypoints(np.zeros((0, 543, 3), np.float32), np.zeros((0, 543), np.float32), np.zeros((0, 4), bool), 210, 260, 25.0, holistic())
     back = from_pose_bytes(to_pose_bytes(empty))
     assert back.num_frames == 0 and back.points.shape == (0, 543, 3)
 
@@ -154,7 +160,17 @@ def test_read_pose_file_reads_what_was_written(tmp_path: Path) -> None:
     assert_round_trip(original, read_pose_file(path))
 
 
-def test_a_pose_format_file_with_other_components_is_refused() -> None:
+def test_world_landmarks_round_trip_as_the_fifth_component() -> None:
+    original = synthetic(seed=4, world=True)
+    pose = Pose.read(to_pose_bytes(original))
+    assert [c.name for c in pose.header.components] == [*COMPONENTS, "POSE_WORLD_LANDMARKS"]
+    assert pose.body.data.shape == (7, 1, 576, 3)
+    back = from_pose_bytes(to_pose_bytes(original))
+    assert_round_trip(original, back)
+    assert back.layout.part("pose_world").space == "world"
+
+
+def test_a_file_with_other_components_is_read_in_its_own_layout() -> None:
     from pose_format.pose_header import PoseHeader, PoseHeaderComponent, PoseHeaderDimensions
     from pose_format.numpy import NumPyPoseBody
 
@@ -163,8 +179,9 @@ def test_a_pose_format_file_with_other_components_is_refused() -> None:
     body = NumPyPoseBody(fps=25, data=np.ma.masked_array(np.zeros((1, 1, 2, 3), np.float32)), confidence=np.ones((1, 1, 2), np.float32))
     buffer = io.BytesIO()
     Pose(header, body).write(buffer)
-    with pytest.raises(ValueError, match="not a signpose Holistic file"):
-        from_pose_bytes(buffer.getvalue())
+    back = from_pose_bytes(buffer.getvalue())
+    assert back.layout == KeypointLayout((PartLayout("body", "BODY", ("a", "b"), ((0, 1),), ((255, 0, 0),)),))
+    assert back.points.shape == (1, 2, 3) and back.part_present("body")[0]
 
 
 # -- garbage in ------------------------------------------------------------------------------
@@ -189,7 +206,7 @@ def _garbage() -> dict[str, bytes]:
 def test_garbage_that_pose_format_rejects_with_value_error(tmp_path: Path, name: str) -> None:
     path = tmp_path / f"{name}.pose"
     path.write_bytes(_garbage()[name])
-    with pytest.raises(ValueError, match="cannot read as a signpose .pose file") as caught:
+    with pytest.raises(ValueError, match="cannot read as a .pose file") as caught:
         read_pose_file(path)
     assert str(path) in str(caught.value)
 
@@ -198,7 +215,7 @@ def test_garbage_that_pose_format_rejects_with_value_error(tmp_path: Path, name:
 def test_garbage_file_is_a_value_error_naming_the_file(tmp_path: Path, name: str) -> None:
     path = tmp_path / f"{name}.pose"
     path.write_bytes(_garbage()[name])
-    with pytest.raises(ValueError, match="cannot read as a signpose .pose file") as caught:
+    with pytest.raises(ValueError, match="cannot read as a .pose file") as caught:
         read_pose_file(path)
     assert str(path) in str(caught.value)
 

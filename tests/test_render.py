@@ -11,13 +11,15 @@ import pytest
 from PIL import Image
 
 from signpose.cli import main
-from signpose.keypoints import PARTS, ClipKeypoints, part_sizes, part_slices
+from signpose.keypoints import ClipKeypoints
 from signpose.posefile import to_pose_bytes
 from signpose.render import BLANK, RenderError, find_clip, render_clip
-from signpose.results import ClipResult, ClipStatus, PartCounts
+from signpose.results import ClipResult, ClipStatus
 from signpose.store import RunStore
 
-TESTDATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "testdata"
+from tests.runs_builder import PARTS, holistic
+from tests.testdata import testdata  # tests/data, else ../shared/testdata
+
 WIDTH, HEIGHT = 95, 63  # odd on purpose: the mp4 writer must pad to even
 # Which parts each synthetic frame has (pose, face, left hand, right hand).
 PRESENT = np.array([[1, 1, 1, 1], [1, 1, 1, 0], [0, 0, 0, 0], [1, 1, 0, 1]], bool)
@@ -35,21 +37,21 @@ def make_video(path: Path, frames: int, rate: Fraction) -> None:
 
 def synthetic_keypoints() -> ClipKeypoints:
     """Body in the middle, left hand on the left, right hand on the right (image coords)."""
-    sizes = part_sizes(False)
-    slices = part_slices(sizes)
+    layout = holistic()
+    slices = layout.slices
     rng = np.random.default_rng(1)
     frames = len(PRESENT)
-    points = np.zeros((frames, sum(sizes.values()), 3), np.float32)
+    points = np.zeros((frames, layout.total, 3), np.float32)
     confidence = np.zeros(points.shape[:2], np.float32)
     centres = {"pose": (0.5, 0.55, 0.2), "face": (0.5, 0.25, 0.1), "left_hand": (0.15, 0.7, 0.08), "right_hand": (0.85, 0.7, 0.08)}
     for column, part in enumerate(PARTS):
         x, y, spread = centres[part]
-        n = sizes[part]
+        n = slices[part].stop - slices[part].start
         for frame in np.flatnonzero(PRESENT[:, column]):
             points[frame, slices[part], 0] = x + rng.uniform(-spread, spread, n)
             points[frame, slices[part], 1] = y + rng.uniform(-spread, spread, n)
             confidence[frame, slices[part]] = 1.0
-    return ClipKeypoints(points, confidence, PRESENT.copy(), WIDTH, HEIGHT, 30000 / 1001)
+    return ClipKeypoints(points, confidence, PRESENT.copy(), WIDTH, HEIGHT, 30000 / 1001, layout)
 
 
 @pytest.fixture()
@@ -66,7 +68,7 @@ def run(tmp_path: Path) -> Path:
     store = RunStore(tmp_path / "run")
     store.prepare(overwrite=False)
     keypoints = synthetic_keypoints()
-    counts = PartCounts(*(int(PRESENT[:, i].sum()) for i in range(4)))
+    counts = {part: int(PRESENT[:, i].sum()) for i, part in enumerate(PARTS)}
     for split, source, names in [
         ("videos", data / "clip.mp4", tuple(f"{i:06d}" for i in range(len(PRESENT)))),
         ("folders", frames, tuple(f"{i:04d}.png" for i in range(len(PRESENT)))),
@@ -159,8 +161,9 @@ def test_errors_name_the_clip(run: Path, tmp_path: Path) -> None:
         find_clip(run, "nope/clip")
     with pytest.raises(RenderError, match="unknown output type '.avi'"):
         render_clip(run, "videos", "clip", tmp_path / "x.avi")
-    with pytest.raises(RenderError, match="not a signpose run"):
-        render_clip(tmp_path, "videos", "clip", tmp_path / "x.png")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(RenderError, match="not a signpose run folder .* and holds no .pose files"):
+        render_clip(tmp_path / "empty", "videos", "clip", tmp_path / "x.png")
     (tmp_path / "data" / "clip.mp4").unlink()
     with pytest.raises(RenderError, match="source is gone; render on a blank canvas with --no-video"):
         render_clip(run, "videos", "clip", tmp_path / "x.png")
@@ -178,25 +181,35 @@ def test_cli(run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
 
 
 def test_real_clip(tmp_path: Path) -> None:
-    video = TESTDATA / "signing" / "slp_site_asl_different.mp4"
-    if not video.is_file():
-        pytest.skip(f"shared test data not found at {TESTDATA} (real signing clip needed)")
+    video = testdata("signing", "slp_site_asl_different.mp4")
     from signpose.backends import make_backend
     from signpose.datasets import open_dataset
-    from signpose.estimator import EstimatorOptions
+    from signpose.estimators import EstimatorSpec
     from signpose.runner import extract
 
     manifest = tmp_path / "list.csv"
     manifest.write_text(f"path,split,clip_id\n{video},all,different\n", encoding="utf-8")
     run = tmp_path / "run"
-    summary = extract(open_dataset(manifest), run, EstimatorOptions(mode="video"), make_backend("local", 1))
+    summary = extract(open_dataset(manifest), run, EstimatorSpec.of("mediapipe", dict(mode="video")), make_backend("local", 1))
     assert not summary.failed
     record = find_clip(run, "different")
     assert record.frames == 64 and record.frame_rate == "30000/1001"
-    assert record.detected.left_hand + record.detected.right_hand > 0
+    assert record.detected["left_hand"] + record.detected["right_hand"] > 0
     out = render_clip(run, "all", "different", tmp_path / "d.mp4")
     with av.open(str(out.out)) as container:
         assert sum(1 for _ in container.decode(video=0)) == 64
         assert (container.streams.video[0].width, container.streams.video[0].height) == (320, 240)
     sheet = render_clip(run, "all", "different", tmp_path / "d.png")
     assert sheet.frames == 12 and Image.open(sheet.out).size == (sheet.width, sheet.height)
+
+
+def test_a_folder_of_pose_files_renders_on_a_blank_canvas(run: Path, tmp_path: Path) -> None:
+    """A folder of .pose files without an index (pose-format's output): frames have no
+    names or sources, so the canvas is blank and frames are numbered."""
+    folder = tmp_path / "poses"
+    (folder / "videos").mkdir(parents=True)
+    (folder / "videos" / "clip.pose").write_bytes((run / "videos" / "clip.pose").read_bytes())
+    summary = render_clip(folder, None, "clip", tmp_path / "sheet.png", frames=len(PRESENT))
+    assert (summary.split, summary.clip_id, summary.frames) == ("videos", "clip", len(PRESENT))
+    found = [hand_pixels(tile) for tile in tiles(np.asarray(Image.open(tmp_path / "sheet.png").convert("RGB")), len(PRESENT))]
+    assert [(left > 0, right > 0) for left, right in found] == [(bool(p[2]), bool(p[3])) for p in PRESENT]

@@ -15,7 +15,8 @@ from PIL import Image
 from signpose.cli import main
 from signpose.report import ReportError, write_report
 
-TESTDATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "testdata"
+from tests.testdata import testdata  # tests/data, else ../shared/testdata
+
 CHROMIUM = Path("/usr/bin/chromium")
 ODD_NAME = "x<b>y&z"  # a clip folder name that must come out escaped
 
@@ -24,12 +25,10 @@ ODD_NAME = "x<b>y&z"  # a clip folder name that must come out escaped
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real extraction of a small frame-folder dataset: a signing clip, a clip with a
     broken frame, a clip with nobody in it, and an empty (failed) clip."""
-    video = TESTDATA / "signing" / "slp_site_asl_different.mp4"
-    if not video.is_file():
-        pytest.skip(f"shared test data not found at {TESTDATA} (real signing clip needed)")
+    video = testdata("signing", "slp_site_asl_different.mp4")
     from signpose.backends import make_backend
     from signpose.datasets import open_dataset
-    from signpose.estimator import EstimatorOptions
+    from signpose.estimators import EstimatorSpec
     from signpose.runner import extract
 
     root = tmp_path_factory.mktemp("report")
@@ -45,7 +44,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for i in range(3):
         Image.fromarray(np.full((120, 160, 3), 90, np.uint8)).save(data / "test" / "nobody" / f"{i}.png")
     (data / "test" / ODD_NAME).mkdir()
-    extract(open_dataset(data), root / "run", EstimatorOptions(), make_backend("local", 1))
+    extract(open_dataset(data), root / "run", EstimatorSpec(), make_backend("local", 1))
     return root / "run"
 
 
@@ -56,11 +55,17 @@ def test_report_sections(run: Path, tmp_path: Path) -> None:
     assert (summary.clips, summary.failed_clips, summary.clips_with_failed_frames, summary.thumbnails) == (4, 1, 1, 2)
     assert summary.bytes == out.stat().st_size
     info = json.loads((run / "run.json").read_text())
-    for digest in info["model_sha256"].values():
+    provenance = info["estimator"]["provenance"]
+    for digest in provenance["model_sha256"].values():
         assert digest in page
     for text in ("Detection per split", "<svg", "Lowest hand detection", "Failed clips (1)",
-                 "Clips with failed frames (1)", "0009.png", "mediapipe", info["mediapipe_version"], "frames/s"):
+                 "Clips with failed frames (1)", "0009.png", "mediapipe", provenance["mediapipe_version"], "frames/s",
+                 "start-up included", "body (world)", info["machine"]["cpu"]):
         assert text in page
+    # Human labels for every run field: no raw key names in the run table.
+    run_table = page[page.index("<h2>Run</h2>") : page.index("<h3>Estimator</h3>")]
+    for key in ("processing_seconds", "frames_per_second", "elapsed_seconds", "clips_total"):
+        assert key not in run_table
     assert page.count('src="data:image/jpeg;base64,') == 2
     lowest = page[page.index("Lowest hand detection") : page.index("Failed clips")]
     assert lowest.index("test/nobody") < lowest.index("train/")  # no hands at all comes first

@@ -16,12 +16,14 @@ import pytest
 from signpose.backends.base import Outcome
 from signpose.backends.local import LocalBackend
 from signpose.datasets import open_dataset
-from signpose.estimator import EstimatorOptions, model_files
+from signpose.estimators import EstimatorSpec
+from signpose.estimators.mediapipe import model_files
 from signpose.runner import Progress, extract
 from signpose.store import INDEX, RUN_INFO, STATS, RunStore, compute_stats
 
-TESTDATA = (Path(__file__).resolve().parents[1] / ".." / "shared" / "testdata").resolve()
-SIGNING_VIDEO = TESTDATA / "signing" / "slp_site_asl_different.mp4"
+from tests.testdata import locate, testdata  # tests/data, else ../shared/testdata
+
+SIGNING_VIDEO = locate("signing", "slp_site_asl_different.mp4")
 CLIPS = ["clip1", "clip2", "clip10"]  # natural order: clip10 last
 SPLIT = "all"
 
@@ -29,8 +31,7 @@ SPLIT = "all"
 @pytest.fixture(scope="module")
 def dataset_root(tmp_path_factory) -> Path:
     """A frame-folder dataset: 3 clips x 3 real signing frames (210x260 PNG)."""
-    if not SIGNING_VIDEO.is_file():
-        pytest.skip(f"needs ../shared/testdata ({SIGNING_VIDEO} is absent): real frames are only there")
+    testdata("signing", "slp_site_asl_different.mp4")  # skips, naming it, if absent
     root = tmp_path_factory.mktemp("dataset")
     capture = cv2.VideoCapture(str(SIGNING_VIDEO))
     frames = []
@@ -59,7 +60,7 @@ def first_run(tmp_path_factory, dataset):
     """One complete run; tests work on copies of its folder."""
     out = tmp_path_factory.mktemp("first") / "run"
     progress: list[Progress] = []
-    summary = extract(dataset, out, EstimatorOptions(), LocalBackend(2), on_progress=progress.append)
+    summary = extract(dataset, out, EstimatorSpec(), LocalBackend(2), on_progress=progress.append)
     return out, summary, progress
 
 
@@ -103,10 +104,13 @@ def test_run_json(first_run) -> None:
     out, summary, _ = first_run
     info = json.loads((out / RUN_INFO).read_text())
     assert info["status"] == "complete"
-    assert info["mediapipe_version"] == "0.10.21"
-    assert info["options"] == asdict(EstimatorOptions())
-    sums = info["model_sha256"]
-    assert sorted(sums) == sorted(path.name for path in model_files(EstimatorOptions()))
+    estimator = info["estimator"]
+    assert estimator["name"] == "mediapipe" and estimator["params"] == {}
+    assert estimator["provenance"]["mediapipe_version"] == "0.10.21"
+    sums = estimator["provenance"]["model_sha256"]
+    assert sorted(sums) == sorted(path.name for path in model_files())
+    machine = info["machine"]
+    assert machine["cpu"] and machine["cores"] >= 1 and isinstance(machine["vector_extensions"], list)
     assert len(sums) == 6 and all(re.fullmatch(r"[0-9a-f]{64}", value) for value in sums.values())
     assert isinstance(info["elapsed_seconds"], float) and info["elapsed_seconds"] > 0
     assert info["frames_per_second"] == pytest.approx(9 / info["elapsed_seconds"], rel=0.01)
@@ -136,7 +140,7 @@ def test_stats_json_matches_the_index_and_has_no_timing(first_run) -> None:
 def test_rerun_skips_everything_and_changes_no_file(first_run, dataset, tmp_path) -> None:
     out = copy_run(first_run, tmp_path)
     before = files(out)
-    summary = extract(dataset, out, EstimatorOptions(), LocalBackend(2))
+    summary = extract(dataset, out, EstimatorSpec(), LocalBackend(2))
     assert summary.status == "complete"
     assert (summary.clips_total, summary.clips_skipped, summary.clips_processed, summary.frames_processed) == (3, 3, 0, 0)
     assert poses(out) == {name: value for name, value in before.items() if name.endswith(".pose")}  # bytes and mtimes
@@ -149,7 +153,7 @@ def test_a_deleted_pose_is_the_only_clip_redone(first_run, dataset, tmp_path) ->
     out = copy_run(first_run, tmp_path)
     before = poses(out)
     (out / SPLIT / "clip2.pose").unlink()
-    summary = extract(dataset, out, EstimatorOptions(), LocalBackend(2))
+    summary = extract(dataset, out, EstimatorSpec(), LocalBackend(2))
     assert (summary.clips_skipped, summary.clips_processed, summary.frames_processed) == (2, 1, 3)
     after = poses(out)
     for clip in ("clip1", "clip10"):
@@ -166,7 +170,7 @@ def test_a_corrupt_pose_is_redone(first_run, dataset, tmp_path) -> None:
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
-    summary = extract(dataset, out, EstimatorOptions(), LocalBackend(2))
+    summary = extract(dataset, out, EstimatorSpec(), LocalBackend(2))
     assert (summary.clips_skipped, summary.clips_processed) == (2, 1)
     after = poses(out)
     assert after[f"{SPLIT}/clip10.pose"][0] == before[f"{SPLIT}/clip10.pose"][0]
@@ -180,9 +184,9 @@ def test_resuming_with_other_options_is_refused(first_run, dataset, tmp_path) ->
     out = copy_run(first_run, tmp_path)
     before = files(out)
     with pytest.raises(StoreError, match="other options"):
-        extract(dataset, out, EstimatorOptions(refine_face=True), LocalBackend(2))
+        extract(dataset, out, EstimatorSpec.of("mediapipe", dict(refine_face=True)), LocalBackend(2))
     with pytest.raises(StoreError, match="other options"):
-        extract(dataset, out, EstimatorOptions(min_detection_confidence=0.7), LocalBackend(2))
+        extract(dataset, out, EstimatorSpec.of("mediapipe", dict(min_detection_confidence=0.7)), LocalBackend(2))
     assert files(out) == before
 
 
@@ -190,7 +194,7 @@ def test_a_clip_whose_index_line_was_torn_is_redone_and_indexed(first_run, datas
     out = copy_run(first_run, tmp_path)
     data = (out / INDEX).read_bytes()
     (out / INDEX).write_bytes(data[:-40])  # the machine died while appending clip10's line
-    summary = extract(dataset, out, EstimatorOptions(), LocalBackend(2))
+    summary = extract(dataset, out, EstimatorSpec(), LocalBackend(2))
     assert (summary.clips_skipped, summary.clips_processed) == (2, 1)
     assert index_keys(out) == [(SPLIT, clip) for clip in CLIPS]
     assert json.loads((out / STATS).read_text())[SPLIT]["clips"] == 3
@@ -219,7 +223,7 @@ def test_overwrite_redoes_everything_and_the_index_is_in_dataset_order(first_run
     before = files(out)
     (out / SPLIT / ".clip1.pose.tmp-99999").write_bytes(b"left by a killed run")
     backend = ReversedBackend(LocalBackend(2))
-    summary = extract(dataset, out, EstimatorOptions(), backend, overwrite=True)
+    summary = extract(dataset, out, EstimatorSpec(), backend, overwrite=True)
     assert (summary.clips_skipped, summary.clips_processed, summary.frames_processed) == (0, 3, 9)
     assert backend.seen != CLIPS  # they really arrived out of dataset order
     after = files(out)
@@ -240,7 +244,7 @@ def test_a_missing_clip_folder_is_a_failed_clip_not_a_failed_run(dataset, datase
     missing = Clip(SPLIT, "clip0", dataset_root / "clip0")  # listed by a reader, folder gone
     with_missing = Dataset(root=dataset.root, layout=dataset.layout, clips=(missing, dataset.clips[0]))
     out = tmp_path / "run"
-    summary = extract(with_missing, out, EstimatorOptions(), LocalBackend(1))
+    summary = extract(with_missing, out, EstimatorSpec(), LocalBackend(1))
     assert summary.status == "complete"
     assert [r.clip_id for r in summary.failed] == ["clip0"]
     assert "frame folder not found" in summary.failed[0].error

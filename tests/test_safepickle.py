@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from signpose.safepickle import SourceError, UnsafePickleError, load_pickle
+from signpose.errors import SourceError, UnsafePickleError
+from signpose.safepickle import load_pickle
 
 
 class _System:

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from signpose.results import ClipResult, ClipStatus, FrameFailure, PartCounts
+from signpose.results import ClipResult, ClipStatus, FrameFailure
 from signpose.store import INDEX, RUN_INFO, STATS, TMP_MARK, RunStore, StoreError, compute_stats, safe_name
 
-TESTDATA = (Path(__file__).resolve().parents[1] / ".." / "shared" / "testdata").resolve()
+from tests.testdata import SHARED  # the PHOENIX annotations are research-use: never in tests/data
+
+TESTDATA = SHARED
 PHOENIX_CSVS = [
     TESTDATA / "phoenix" / "PHOENIX-2014-T" / "annotations" / "manual" / f"PHOENIX-2014-T.{split}.corpus.csv"
     for split in ("train", "dev", "test")
@@ -33,7 +35,7 @@ def result(split: str, clip_id: str, *, ok: bool = True, frames: int = 3, failed
         frames=frames,
         failed_frames=failed,
         frame_failures=tuple(FrameFailure(f"f{i}.png", "broken") for i in range(failed)),
-        detected=PartCounts(pose=frames, face=max(frames - 1, 0), left_hand=1, right_hand=0),
+        detected={"pose": frames, "face": max(frames - 1, 0), "left_hand": 1, "right_hand": 0},
         pose_file=pose_file,
         checksum=checksum,
         error=None if ok else "no frames",
@@ -74,7 +76,7 @@ def test_safe_name_accepts_normal_names(name: str) -> None:
 def test_safe_name_accepts_every_real_phoenix_clip_name() -> None:
     present = [csv for csv in PHOENIX_CSVS if csv.is_file()]
     if not present:
-        pytest.skip("needs ../shared/testdata (PHOENIX annotation CSVs are absent)")
+        pytest.skip(f"needs the PHOENIX annotation CSVs in {TESTDATA / 'phoenix'} (research-use data, only in ../shared/testdata)")
     names = [line.split("|", 1)[0] for csv in present for line in csv.read_text(encoding="utf-8").splitlines()[1:] if line]
     assert len(names) > 10000
     for name in names:

@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 
 from signpose.export import export_pickle
-from signpose.keypoints import PARTS
 from signpose.posefile import read_pose_file
-from signpose.safepickle import SourceError, UnsafePickleError
+from signpose.errors import SourceError, UnsafePickleError
 from signpose.verify import SplitReport, VerifyReport, compare_sources
 from tests.runs_builder import (
     ClipSpec,
@@ -75,7 +74,7 @@ def test_one_coordinate_off_by_1e7(run_a, tmp_path):
 def test_presence_change(run_a, tmp_path):
     clips = standard_clips()
     keypoints = clips[0].keypoints
-    assert keypoints.present[0, PARTS.index("face")]
+    assert keypoints.part_present("face")[0]
     run_b = build_run(tmp_path / "b", changed(clips, HEUTE, lambda kp: without_part(kp, 0, "face")))
     report = compare_sources(run_a, run_b)
     train = by_split(report)["train"]
@@ -91,7 +90,7 @@ def test_presence_change(run_a, tmp_path):
 def test_missing_frame_and_extra_clip(run_a, tmp_path):
     clips = standard_clips()
     shorter = make_keypoints(0, 6)
-    shorter = type(shorter)(shorter.points[:5], shorter.confidence[:5], shorter.present[:5], 640, 480, 25.0)
+    shorter = type(shorter)(shorter.points[:5], shorter.confidence[:5], shorter.present[:5], 640, 480, 25.0, shorter.layout)
     clips[0] = ClipSpec("train", HEUTE, shorter)
     clips.append(ClipSpec("dev", "extra_clip", make_keypoints(9, 2)))
     report = compare_sources(run_a, build_run(tmp_path / "b", clips))
@@ -225,7 +224,7 @@ def test_report_json_and_text_shape(run_a, tmp_path):
     text = report.to_text()
     assert "split 'train'" in text and "split 'dev'" in text
     assert text.splitlines()[-1].startswith("RESULT: DIFFERENT (split 'train': pose differs beyond atol in 1 frames")
-    with pytest.raises(ValueError):
+    with pytest.raises(SourceError, match="--atol must be a number >= 0, not -1"):
         compare_sources(run_a, run_a, atol=-1)
 
 

@@ -17,10 +17,12 @@ import numpy as np
 import pytest
 
 from signpose.clip import Clip
-from signpose.pipeline import ClipError, open_frames
-from signpose.video import VideoError, iter_rgb_frames, open_video_frames, probe_video
+from signpose.errors import ClipError
+from signpose.sources import open_frames
+from signpose.sources.video import VideoError, iter_rgb_frames, open_video_frames, probe_video
 
-TESTDATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "testdata"
+from tests.testdata import testdata  # tests/data, else ../shared/testdata
+
 NTSC = Fraction(30000, 1001)
 
 
@@ -151,7 +153,7 @@ def test_unreadable_files_raise_clip_errors_naming_the_file(tmp_path: Path) -> N
     expected = {
         "random": "not a readable video",
         "empty": r"empty file \(0 bytes\)",
-        "truncated": "not a readable video",
+        "truncated": "truncated or damaged video file",
         "missing": "video file not found",
         "audio": "no video stream",
     }
@@ -199,14 +201,12 @@ def run_bytes(run: Path) -> dict[str, bytes]:
 
 
 def test_end_to_end_video_dataset(tmp_path: Path) -> None:
-    signing = TESTDATA / "signing"
-    if not signing.is_dir():
-        pytest.skip(f"shared test data not found at {TESTDATA} (real signing clips needed)")
+    signing = testdata("signing")
     from pose_format import Pose
 
     from signpose.backends import make_backend
     from signpose.datasets import open_dataset
-    from signpose.estimator import EstimatorOptions
+    from signpose.estimators import EstimatorSpec
     from signpose.runner import extract
 
     data = tmp_path / "videos"
@@ -220,7 +220,7 @@ def test_end_to_end_video_dataset(tmp_path: Path) -> None:
 
     dataset = open_dataset(data)
     assert dataset.layout == "video"
-    options = EstimatorOptions(mode="video")
+    options = EstimatorSpec.of("mediapipe", dict(mode="video"))
     one = extract(dataset, tmp_path / "one", options, make_backend("local", 1))
     command = [sys.executable, "-m", "signpose", "extract", str(data), "-o", str(tmp_path / "two"),
                "--workers", "2", "--mode", "video", "--quiet"]
@@ -248,3 +248,97 @@ def test_end_to_end_video_dataset(tmp_path: Path) -> None:
     assert pose.body.data.shape[0] == 8
     assert pose.body.fps == pytest.approx(30000 / 1001, abs=1e-3)
     assert (pose.header.dimensions.width, pose.header.dimensions.height) == (320, 240)
+
+
+# -- file kinds, frame size, rotation, truncation (issue #9, item 7) -----------------------
+
+
+def test_fifo_named_like_a_video_is_refused_without_blocking(tmp_path: Path) -> None:
+    from tests.test_decode import finishes
+
+    fifo = tmp_path / "clip.mp4"
+    os.mkfifo(fifo)
+    with pytest.raises(VideoError) as caught:
+        finishes(lambda: open_video_frames(Clip("all", "clip", fifo, kind="video")), fifo)
+    assert str(fifo) in str(caught.value) and "FIFO" in str(caught.value) and "not a regular file" in str(caught.value)
+    with pytest.raises(VideoError, match="not a regular file"):
+        finishes(lambda: list(iter_rgb_frames(fifo)), fifo)
+
+
+def test_video_frame_of_another_size_than_the_first_is_a_failed_frame(tmp_path: Path) -> None:
+    # MPEG-TS streams concatenate: the decoder meets a new size mid-stream, as in a
+    # stream spliced from two recordings.
+    landscape = make_video(tmp_path / "a.ts", "libx264", Fraction(25), 4, size=(64, 48))
+    portrait = make_video(tmp_path / "b.ts", "libx264", Fraction(25), 3, size=(48, 64))
+    path = tmp_path / "spliced.ts"
+    path.write_bytes(landscape.read_bytes() + portrait.read_bytes())
+    frames = list(open_video_frames(Clip("all", "spliced", path, kind="video")).frames)
+    assert [frame.name for frame in frames] == [f"{i:06d}" for i in range(7)]
+    assert all(frame.error is None and frame.image.shape == (48, 64, 3) for frame in frames[:4])
+    for frame in frames[4:]:
+        assert frame.image is None
+        assert frame.error == f"{path}: frame {frame.name} is 48×64, the clip's first frame is 64×48"
+
+
+def test_video_declaring_too_many_pixels_is_not_decoded(tmp_path: Path) -> None:
+    path = make_video(tmp_path / "v.mp4", "libx264", Fraction(25), 2, size=(64, 48))
+    assert len(list(open_video_frames(Clip("all", "v", path, kind="video"), max_pixels=64 * 48).frames)) == 2
+    with pytest.raises(VideoError) as caught:
+        open_video_frames(Clip("all", "v", path, kind="video"), max_pixels=64 * 48 - 1)
+    assert str(path) in str(caught.value) and "64×48" in str(caught.value) and "not decoded" in str(caught.value)
+
+
+@pytest.mark.parametrize(("counter_clockwise", "clockwise"), [(-90, 90), (90, 270), (180, 180)])
+def test_display_matrix_rotation_is_applied_and_recorded(tmp_path: Path, counter_clockwise: int, clockwise: int) -> None:
+    """A phone video stores landscape pictures and a display matrix that turns them; every
+    player shows them turned, so the keypoints must be of the turned frames."""
+    path = tmp_path / "phone.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        if not hasattr(stream, "set_display_rotation"):
+            pytest.skip(f"PyAV {av.__version__} cannot write a display matrix")
+        stream.set_display_rotation(counter_clockwise)
+        for i in range(3):
+            image = np.full((48, 64, 3), level(i), np.uint8)
+            image[:16, :16] = 255  # a white square in the stored picture's top-left corner
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode(None))
+    with av.open(str(path)) as container:
+        stored = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    assert all(image.shape == (48, 64, 3) for image in stored)
+
+    source = open_video_frames(Clip("all", "phone", path, kind="video"))
+    assert source.rotation == clockwise
+    frames = [frame.image for frame in source.frames]
+    assert len(frames) == 3
+    for shown, raw in zip(frames, stored):
+        assert np.array_equal(shown, np.rot90(raw, k=-clockwise // 90))
+        assert shown.flags["C_CONTIGUOUS"]
+    corner = {90: (slice(0, 16), slice(-16, None)), 180: (slice(-16, None), slice(-16, None)), 270: (slice(-16, None), slice(0, 16))}
+    assert frames[0][corner[clockwise]].mean() > 200  # the square is where a player shows it
+    expected_shape = (64, 48, 3) if clockwise in (90, 270) else (48, 64, 3)
+    assert frames[0].shape == expected_shape
+    assert [image.tobytes() for image in iter_rgb_frames(path)] == [image.tobytes() for image in frames]  # render sees the same
+    info = probe_video(path)
+    assert (info.width, info.height, info.rotation) == (expected_shape[1], expected_shape[0], clockwise)
+
+
+def test_unrotated_video_records_no_rotation(tmp_path: Path) -> None:
+    path = make_video(tmp_path / "plain.mp4", "libx264", Fraction(25), 2)
+    assert open_video_frames(Clip("all", "plain", path, kind="video")).rotation == 0
+
+
+@pytest.mark.parametrize("name", ["slp_site_asl_different.mp4", "slp_site_asl_house.mp4"])
+@pytest.mark.parametrize("kept", [0.5, 0.97])
+def test_truncated_real_mp4_is_named_truncated(tmp_path: Path, name: str, kept: float) -> None:
+    """A real mp4 cut short (an interrupted copy). The index at the end (different) or the
+    front (house, whose cut copy would otherwise lose its last frames without a word)."""
+    data = testdata("signing", name).read_bytes()
+    path = tmp_path / name
+    path.write_bytes(data[: int(len(data) * kept)])
+    with pytest.raises(VideoError) as caught:
+        list(open_video_frames(Clip("all", "cut", path, kind="video")).frames)
+    message = str(caught.value)
+    assert str(path) in message and "truncated" in message, message
+    assert f"file ends at byte {int(len(data) * kept)}" in message, message

@@ -1,65 +1,95 @@
-"""Command line: the only place that prints and chooses exit codes.
-
-Exit codes: 0 success (every clip done, or inputs equal for verify), 1 some clips failed
-(or inputs differ), 2 usage, dataset or input errors, 130 interrupted (resumable).
-"""
+"""Command line: the only place that prints and chooses exit codes."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from signpose import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
+DESCRIPTION = """\
+signpose: MediaPipe Holistic keypoints (body, face, hands, and the body's world
+coordinates) for every frame of a sign-language dataset -- RWTH-PHOENIX-Weather 2014-T,
+PHOENIX-2014, a folder of frame folders, a folder of videos, or one video -- on one core,
+all cores, or a Ray cluster, with the same bytes out however the work was split."""
+
+EPILOG = """\
+examples:
+  signpose extract /data/PHOENIX-2014-T-release-v3 -o runs/phoenix-t
+  signpose extract clip.mp4 -o runs/one-clip --mode video
+  signpose verify runs/phoenix-t runs/phoenix-t-other-machine
+  signpose export runs/phoenix-t phoenix-t.pkl
+  signpose render runs/phoenix-t train/<clip> -o sheet.png
+  signpose report runs/phoenix-t -o report.html
+
+exit status: 0 done (or equal, for verify); 1 some clips failed (or inputs differ);
+2 usage, dataset, input or output-folder error (one line on stderr); 130 interrupted
+(resumable: run the same command again)."""
+
 
 def _add_extract(commands) -> None:
-    parser = commands.add_parser("extract", help="extract keypoints of a dataset into a run folder")
-    parser.add_argument("dataset", type=Path, help="dataset root (PHOENIX-2014-T, PHOENIX-2014, a folder of clip folders or of videos) or a video manifest .csv")
+    from signpose.estimators import REGISTRY
+
+    parser = commands.add_parser(
+        "extract", help="extract keypoints of a dataset into a run folder",
+        description="Extract keypoints of every clip of a dataset into a run folder (resumable).",
+    )  # fmt: skip
+    parser.add_argument("dataset", type=Path, help="dataset root (PHOENIX-2014-T, PHOENIX-2014, a folder of clip folders or of videos), one video file, or a video manifest .csv")
     parser.add_argument("-o", "--output", type=Path, required=True, help="run folder to write (created; resumed if it holds a run)")
     parser.add_argument("--workers", "--num_workers", "--num-workers", dest="workers", type=int, default=None,
                         help="worker processes (default: all cores)")
+    parser.add_argument("--estimator", choices=sorted(REGISTRY), default="mediapipe",
+                        help="mediapipe: MediaPipe Holistic on the CPU (default); torch: the same networks batched in PyTorch (GPU)")
     parser.add_argument("--mode", choices=["image", "video"], default="image",
                         help="image: every frame on its own (default); video: track between frames (faster, smoother)")
     parser.add_argument("--refine-face", action="store_true", help="478 face points (adds irises)")
+    parser.add_argument("--no-world-landmarks", dest="world_landmarks", action="store_false",
+                        help="leave out POSE_WORLD_LANDMARKS: 543-point files as signpose 0.1 wrote them (default: the standard 576)")
     parser.add_argument("--model-complexity", type=int, choices=[0, 1, 2], default=1,
                         help="pose model size; only 1 ships with mediapipe 0.10.21")
-    parser.add_argument("--min-detection-confidence", type=float, default=0.5)
-    parser.add_argument("--min-tracking-confidence", type=float, default=0.5)
-    parser.add_argument("--layout", default="auto", help="dataset layout: auto, phoenix-2014-t, phoenix-2014, folder, video")
+    parser.add_argument("--min-detection-confidence", type=float, default=0.5,
+                        help="MediaPipe's detection threshold, 0..1 (default 0.5)")
+    parser.add_argument("--min-tracking-confidence", type=float, default=0.5,
+                        help="MediaPipe's tracking threshold, 0..1, used in video mode (default 0.5)")
+    parser.add_argument("--device", default=None, help="torch estimator: cuda or cpu (default: cuda when available)")
+    parser.add_argument("--batch-size", type=int, default=None, help="torch estimator: frames per batch")
+    parser.add_argument("--layout", default="auto", help="dataset layout: auto (default), phoenix-2014-t, phoenix-2014, folder, video")
     parser.add_argument("--splits", nargs="+", default=None, help="only these splits (e.g. train dev)")
     parser.add_argument("--max_samples_per_split", "--max-samples-per-split", dest="max_samples_per_split", type=int,
                         default=None, help="only the first N clips of each split")
     parser.add_argument("--overwrite", action="store_true", help="discard an earlier run in the output folder")
-    parser.add_argument("--backend", choices=["local", "ray"], default="local")
+    parser.add_argument("--backend", choices=["local", "ray"], default="local",
+                        help="local: worker processes on this machine (default); ray: actors on a Ray cluster")
     parser.add_argument("--ray-address", default=None, help="Ray cluster address (default: RAY_ADDRESS, else a local Ray)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
 def _add_export(commands) -> None:
     parser = commands.add_parser("export", help="write a run as the seed's pickle schema, or as arrays")
-    parser.add_argument("run", type=Path, help="run folder")
+    parser.add_argument("run", type=Path, help="run folder, or a folder of .pose files")
     parser.add_argument("output", type=Path, help="out.pkl (pickle) or a folder (npz: one <split>.npz each)")
-    parser.add_argument("--format", choices=["pickle", "npz"], default="pickle")
-    parser.add_argument("--splits", nargs="+", default=None)
+    parser.add_argument("--format", choices=["pickle", "npz"], default="pickle",
+                        help="pickle: the seed's schema (default); npz: one <split>.npz of arrays per split")
+    parser.add_argument("--splits", nargs="+", default=None, help="only these splits (default: all)")
 
 
 def _add_verify(commands) -> None:
-    parser = commands.add_parser("verify", help="compare two runs or seed pickles; exit 0 when equal")
-    parser.add_argument("a", type=Path, help="run folder or seed-schema pickle")
-    parser.add_argument("b", type=Path, help="run folder or seed-schema pickle")
-    parser.add_argument("--splits", nargs="+", default=None)
+    parser = commands.add_parser("verify", help="compare two runs, .pose folders or seed pickles; exit 0 when equal")
+    parser.add_argument("a", type=Path, help="run folder, folder of .pose files, or seed-schema pickle")
+    parser.add_argument("b", type=Path, help="run folder, folder of .pose files, or seed-schema pickle")
+    parser.add_argument("--splits", nargs="+", default=None, help="only these splits (default: all)")
     parser.add_argument("--atol", type=float, default=0.0, help="largest allowed absolute difference (default 0: bitwise)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
 def _add_render(commands) -> None:
     parser = commands.add_parser("render", help="draw a clip's keypoints over its frames (.mp4, .gif, or a .png contact sheet)")
-    parser.add_argument("run", type=Path, help="run folder")
+    parser.add_argument("run", type=Path, help="run folder, or a folder of .pose files")
     parser.add_argument("clip", help="clip id, or split/clip")
     parser.add_argument("-o", "--output", type=Path, required=True, help="out.mp4, out.gif, or out.png (a sheet of --frames frames)")
     parser.add_argument("--split", default=None, help="the clip's split (needed only when the clip id is in several splits)")
@@ -75,7 +105,8 @@ def _add_report(commands) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="signpose", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="signpose", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"signpose {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     _add_extract(commands)
@@ -91,39 +122,48 @@ def _error(message: str) -> int:
     return EXIT_USAGE
 
 
+def _os_error(error: OSError) -> str:
+    """One line naming the file and the problem."""
+    where = f"{error.filename}: " if error.filename else ""
+    return f"{where}{error.strerror or error}"
+
+
+def _estimator_spec(args: argparse.Namespace):
+    from signpose.estimators import EstimatorSpec
+
+    params: dict = {
+        "mode": args.mode,
+        "refine_face": args.refine_face,
+        "model_complexity": args.model_complexity,
+        "min_detection_confidence": args.min_detection_confidence,
+        "min_tracking_confidence": args.min_tracking_confidence,
+        "world_landmarks": args.world_landmarks,
+    }
+    if args.device is not None:
+        params["device"] = args.device
+    if args.batch_size is not None:
+        params["batch_size"] = args.batch_size
+    return EstimatorSpec.of(args.estimator, params)
+
+
 def run_extract(args: argparse.Namespace) -> int:
-    from signpose.backends import BackendError, make_backend
-    from signpose.clip import DatasetError
+    from signpose.backends import make_backend
     from signpose.datasets import open_dataset
-    from signpose.estimator import EstimatorOptions, ModelUnavailable
     from signpose.progress import format_progress
     from signpose.runner import extract
-    from signpose.store import StoreError
 
     if args.workers is not None and args.workers < 1:
         return _error(f"--workers must be at least 1, not {args.workers}")
-    options = EstimatorOptions(
-        mode=args.mode,
-        refine_face=args.refine_face,
-        model_complexity=args.model_complexity,
-        min_detection_confidence=args.min_detection_confidence,
-        min_tracking_confidence=args.min_tracking_confidence,
-    )
-    try:
-        dataset = open_dataset(args.dataset, args.layout, args.splits, args.max_samples_per_split)
-        backend = make_backend(args.backend, args.workers, args.ray_address)
-    except (DatasetError, ValueError, ImportError) as error:
-        return _error(str(error))
+    spec = _estimator_spec(args)
+    dataset = open_dataset(args.dataset, args.layout, args.splits, args.max_samples_per_split)
+    backend = make_backend(args.backend, args.workers, args.ray_address)
     show = not args.quiet and sys.stderr.isatty()
 
     def on_progress(progress) -> None:
         if show:
             print("\r" + format_progress(progress) + "\x1b[K", end="", file=sys.stderr, flush=True)
 
-    try:
-        summary = extract(dataset, args.output, options, backend, args.overwrite, on_progress, args.backend)
-    except (ModelUnavailable, StoreError, BackendError) as error:
-        return _error(str(error))
+    summary = extract(dataset, args.output, spec, backend, args.overwrite, on_progress, args.backend)
     if show:
         print(file=sys.stderr)
     print(
@@ -142,44 +182,38 @@ def run_extract(args: argparse.Namespace) -> int:
         print(f"interrupted: finished clips are kept. Resume with: signpose {command}", file=sys.stderr)
         return EXIT_INTERRUPTED
     if summary.failed:
-        print(f"{len(summary.failed)} clip(s) failed (listed above; recorded in {summary.out / 'index.jsonl'})", file=sys.stderr)
+        internal = len(summary.internal_errors)
+        bugs = (
+            f"; {internal} of them by an internal error, not bad input: please report it with the traceback"
+            f" in {summary.out / 'logs'}" if internal else ""
+        )
+        print(f"{len(summary.failed)} clip(s) failed (listed above; recorded in {summary.out / 'index.jsonl'}){bugs}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from signpose.export import export_npz, export_pickle
-    from signpose.safepickle import SourceError
+    from signpose.export import export_pickle
+    from signpose.npz import export_npz
 
-    try:
-        write = export_npz if args.format == "npz" else export_pickle
-        summary = write(args.run, args.output, args.splits)
-    except SourceError as error:
-        return _error(str(error))
+    write = export_npz if args.format == "npz" else export_pickle
+    summary = write(args.run, args.output, args.splits)
     print(f"{args.output}: {summary.frames} frames of {summary.clips} clips ({', '.join(summary.splits)})", file=sys.stderr)
     return EXIT_OK
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from signpose.safepickle import SourceError
     from signpose.verify import compare_sources
 
-    try:
-        report = compare_sources(args.a, args.b, args.splits, args.atol)
-    except SourceError as error:
-        return _error(str(error))
+    report = compare_sources(args.a, args.b, args.splits, args.atol)
     print(json.dumps(report.to_json(), indent=2) if args.json else report.to_text())
     return EXIT_OK if report.equal else EXIT_FAILED
 
 
 def run_render(args: argparse.Namespace) -> int:
-    from signpose.render import RenderError, find_clip, render_clip
+    from signpose.render import render_clip
 
-    try:
-        record = find_clip(args.run, args.clip, args.split)
-        summary = render_clip(args.run, record.split, record.clip_id, args.output, args.no_video, args.frames)
-    except RenderError as error:
-        return _error(str(error))
+    summary = render_clip(args.run, args.split, args.clip, args.output, args.no_video, args.frames)
     print(
         f"{summary.out}: {summary.frames} frames of {summary.split}/{summary.clip_id} ({summary.kind}, {summary.width}x{summary.height})",
         file=sys.stderr,
@@ -188,12 +222,9 @@ def run_render(args: argparse.Namespace) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from signpose.report import ReportError, write_report
+    from signpose.report import write_report
 
-    try:
-        summary = write_report(args.run, args.output, args.lowest)
-    except ReportError as error:
-        return _error(str(error))
+    summary = write_report(args.run, args.output, args.lowest)
     print(
         f"{summary.out}: {summary.clips} clips, {summary.failed_clips} failed, {summary.clips_with_failed_frames} with failed"
         f" frames, {summary.thumbnails} thumbnails ({summary.bytes / 1e6:.1f} MB)",
@@ -202,7 +233,18 @@ def run_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "extract": run_extract, "export": run_export, "verify": run_verify, "render": run_render, "report": run_report,
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from signpose.errors import SignposeError
+
     args = build_parser().parse_args(argv)
-    handlers = {"extract": run_extract, "export": run_export, "verify": run_verify, "render": run_render, "report": run_report}
-    return handlers[args.command](args)
+    try:
+        return HANDLERS[args.command](args)
+    except SignposeError as error:
+        return _error(str(error))
+    except OSError as error:  # a path the user gave that cannot be read or written
+        return _error(_os_error(error))

@@ -39,7 +39,3 @@ class Dataset:
     @property
     def splits(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(clip.split for clip in self.clips))
-
-
-class DatasetError(Exception):
-    """The dataset cannot be read at all (missing root, unknown layout, bad annotations)."""

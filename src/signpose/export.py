@@ -1,4 +1,5 @@
-"""Export a run folder to the seed's pickle schema or to per-split NPZ arrays.
+"""Export a run folder (or a folder of .pose files) to the seed's pickle schema, or to
+per-split NPZ arrays (``npz.py``).
 
 The pickle is streamed: the outer dict/list opcodes are written here and each frame dict
 is pickled on its own, so memory holds one clip at a time however large the dataset.
@@ -9,21 +10,18 @@ off; unlike protocol 2 it writes array bytes natively instead of via _codecs.enc
 
 from __future__ import annotations
 
-import hashlib
 import pickle
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-import numpy as np
-
-from signpose.keypoints import PARTS, ClipKeypoints, part_sizes, part_slices
-from signpose.posefile import from_pose_bytes
-from signpose.results import ClipResult, ClipStatus
-from signpose.safepickle import SourceError
+from signpose.errors import SourceError
+from signpose.keypoints import ClipKeypoints
+from signpose.posefolder import PoseFolder
+from signpose.reader import RunReader
 from signpose.seedschema import STATS_KEY, clip_frames, image_path
-from signpose.store import INDEX, RunStore, StoreError, atomic_open, safe_name
+from signpose.store import INDEX, atomic_open
 
 PROTOCOL = 3
 # Opcodes of the outer structure (see pickletools): the frames are pickled by pickle itself.
@@ -39,88 +37,57 @@ class ExportSummary:
 
 
 @dataclass(frozen=True)
-class RunContents:
-    """A run folder's index (dataset order) and stats; stats is None if the run never finished."""
+class ExportClip:
+    """One clip to export: its frames' image paths and how to load its keypoints."""
 
-    root: Path
-    records: tuple[ClipResult, ...]
-    stats: dict[str, Any] | None
-
-    @property
-    def splits(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(record.split for record in self.records))
-
-    def ok_clips(self, split: str) -> list[ClipResult]:
-        return [r for r in self.records if r.split == split and r.status is ClipStatus.OK]
+    clip_id: str
+    image_paths: tuple[str, ...]
+    load: Callable[[], ClipKeypoints]
 
 
 @dataclass(frozen=True)
-class ClipRead:
-    """One clip's .pose as read back; ``problem`` says why it cannot be trusted (or None)."""
+class ExportSource:
+    """What export reads: the chosen splits, each with its clips in order, and the stats
+    (a run's stats.json; for a folder of .pose files, None: counted while exporting)."""
 
-    keypoints: ClipKeypoints | None
-    problem: str | None
-
-
-def open_run(run: Path) -> RunContents:
-    """Read a run folder's index and stats; SourceError if it is not a run folder."""
-    run = Path(run)
-    if not (run / INDEX).is_file():
-        raise SourceError(f"{run}: not a signpose run folder (no index.jsonl)")
-    store = RunStore(run)
-    try:
-        stats = store.read_stats()
-    except FileNotFoundError:
-        stats = None
-    except (OSError, ValueError) as error:
-        raise SourceError(f"{run}: cannot read stats.json ({error})") from error
-    return RunContents(root=run, records=tuple(store.read_index().values()), stats=stats)
+    root: Path
+    splits: dict[str, list[ExportClip]]
+    stats: dict[str, Any] | None
 
 
-def read_clip(root: Path, record: ClipResult) -> ClipRead:
-    """Read one ok clip's .pose, checking it against the index (checksum, frame count).
-    Keypoints are returned whenever the file parses, even if its checksum is wrong."""
-    path = root / (record.pose_file or "")
-    try:
-        data = path.read_bytes() if record.pose_file else None
-    except OSError as error:
-        return ClipRead(None, f"{path}: cannot read ({error.strerror or error})")
-    if data is None:
-        return ClipRead(None, f"clip {record.clip_id!r}: the index names no .pose file")
-    problem = None
-    if hashlib.sha256(data).hexdigest() != record.checksum:
-        problem = f"{path}: sha256 differs from the index checksum (the file changed after the run wrote it)"
-    try:
-        keypoints = from_pose_bytes(data)
-    except ValueError as error:
-        return ClipRead(None, f"{path}: {error}")
-    if keypoints.num_frames != len(record.frame_names):
-        return ClipRead(None, f"{path}: has {keypoints.num_frames} frames, the index lists {len(record.frame_names)}")
-    return ClipRead(keypoints, problem)
+def _from_run(run: RunReader, splits: Sequence[str] | None) -> ExportSource:
+    stats = run.require_stats()
+    chosen = run.select_splits(splits)
+
+    def clip(record) -> ExportClip:
+        paths = tuple(image_path(record.source, name) for name in record.frame_names)
+        return ExportClip(record.clip_id, paths, lambda: run.trusted_clip(record))
+
+    return ExportSource(run.root, {split: [clip(r) for r in run.ok_clips(split)] for split in chosen}, stats)
 
 
-def _trusted_clip(root: Path, record: ClipResult) -> ClipKeypoints:
-    read = read_clip(root, record)
-    if read.problem or read.keypoints is None:
-        raise SourceError(read.problem or f"{record.clip_id}: unreadable")
-    return read.keypoints
-
-
-def _select(contents: RunContents, splits: Sequence[str] | None) -> tuple[str, ...]:
-    available = contents.splits
-    if splits is None:
-        return available
-    unknown = [split for split in splits if split not in available]
+def _from_pose_folder(folder: PoseFolder, splits: Sequence[str] | None) -> ExportSource:
+    unknown = [split for split in splits or () if split not in folder.clips]
     if unknown:
-        raise SourceError(f"{contents.root}: no split {', '.join(map(repr, unknown))} (the run has {list(available)})")
-    # run order, not argument order: the output bytes should not depend on how splits were listed
-    return tuple(split for split in available if split in splits)
+        raise SourceError(f"{folder.root}: no split {', '.join(map(repr, unknown))} (it has {list(folder.clips)})")
+    chosen = [split for split in folder.clips if splits is None or split in splits]
+
+    def clip(split: str, clip_id: str) -> ExportClip:
+        keypoints = folder.load(split, clip_id)  # frames have no names: the count is in the file
+        paths = tuple(f"{split}/{clip_id}.pose#{i}" for i in range(keypoints.num_frames))
+        return ExportClip(clip_id, paths, lambda: folder.load(split, clip_id))
+
+    return ExportSource(folder.root, {split: [clip(split, c) for c in folder.clips[split]] for split in chosen}, None)
 
 
-def _require_stats(contents: RunContents) -> dict[str, Any]:
-    if contents.stats is None:
-        raise SourceError(f"{contents.root}: no stats.json: the run did not finish; resume it before exporting")
-    return contents.stats
+def open_source(path: Path, splits: Sequence[str] | None = None) -> ExportSource:
+    """A run folder, or a folder of .pose files; SourceError for anything else."""
+    path = Path(path)
+    if not path.is_dir():
+        raise SourceError(f"{path}: not a folder (export reads a signpose run folder or a folder of .pose files)")
+    if (path / INDEX).is_file():
+        return _from_run(RunReader(path), splits)
+    return _from_pose_folder(PoseFolder.open(path), splits)
 
 
 def _body(value: Any) -> bytes:
@@ -139,104 +106,42 @@ def _write_list(handle: IO[bytes], batches: Iterator[list[Any]]) -> None:
             handle.write(_MARK + b"".join(_body(item) for item in batch) + _APPENDS)
 
 
-def _frame_batches(contents: RunContents, clips: list[ClipResult]) -> Iterator[list[Any]]:
-    for record in clips:
-        yield clip_frames(_trusted_clip(contents.root, record))
+def _frame_batches(clips: list[ExportClip], counted: dict[str, int]) -> Iterator[list[Any]]:
+    for clip in clips:
+        keypoints = clip.load()
+        if keypoints.num_frames != len(clip.image_paths):
+            raise SourceError(f"clip {clip.clip_id!r}: has {keypoints.num_frames} frames, {len(clip.image_paths)} were listed")
+        counted["frames"] += keypoints.num_frames
+        for part in ("pose", "face", "left_hand", "right_hand"):
+            key = f"frames_with_{part}"
+            counted[key] = counted.get(key, 0) + (keypoints.frames_with(part) if part in keypoints.layout.names else 0)
+        yield clip_frames(keypoints)
 
 
 def export_pickle(run: Path, out: Path, splits: Sequence[str] | None = None) -> ExportSummary:
-    """Write the run as one seed-schema pickle at ``out``, frames in dataset order."""
-    contents = open_run(run)
-    stats = _require_stats(contents)
-    chosen = _select(contents, splits)
+    """Write a run (or a folder of .pose files) as one seed-schema pickle at ``out``,
+    frames in dataset order."""
+    source = open_source(run, splits)
     out = Path(out)
     clips = frames = 0
+    counted: dict[str, dict[str, int]] = {}
     with atomic_open(out) as handle:
         handle.write(pickle.PROTO + bytes([PROTOCOL]) + _EMPTY_DICT + _MARK)
-        for split in chosen:
-            records = contents.ok_clips(split)
+        for split, chosen in source.splits.items():
+            counted[split] = {"clips": len(chosen), "frames": 0}
             handle.write(_body(split) + _EMPTY_DICT + _MARK)
             handle.write(_body("image_paths"))
-            _write_list(handle, ([image_path(r.source, name) for name in r.frame_names] for r in records))
+            _write_list(handle, (list(clip.image_paths) for clip in chosen))
             handle.write(_body("keypoints"))
-            _write_list(handle, _frame_batches(contents, records))
+            _write_list(handle, _frame_batches(chosen, counted[split]))
             handle.write(_body("video_ids"))
-            _write_list(handle, ([r.clip_id] * len(r.frame_names) for r in records))
+            _write_list(handle, ([clip.clip_id] * len(clip.image_paths) for clip in chosen))
             handle.write(_SETITEMS)
-            clips += len(records)
-            frames += sum(len(r.frame_names) for r in records)
-        handle.write(_body(STATS_KEY) + _body({split: stats[split] for split in chosen if split in stats}))
+            clips += len(chosen)
+            frames += sum(len(clip.image_paths) for clip in chosen)
+        stats = source.stats if source.stats is not None else counted
+        handle.write(_body(STATS_KEY) + _body({split: stats[split] for split in source.splits if split in stats}))
         handle.write(_SETITEMS + _STOP)
-    return ExportSummary(splits=chosen, clips=clips, frames=frames, files=(out,))
+    return ExportSummary(splits=tuple(source.splits), clips=clips, frames=frames, files=(out,))
 
 
-def _split_arrays(contents: RunContents, records: list[ClipResult]) -> dict[str, np.ndarray]:
-    """One split's NPZ arrays; the keypoints array is allocated whole (frames × points × 4 floats)."""
-    total = sum(len(r.frame_names) for r in records)
-    keypoints: np.ndarray | None = None
-    present = np.zeros((total, len(PARTS)), dtype=bool)
-    offsets = np.zeros(len(records) + 1, dtype=np.int64)
-    start = 0
-    for number, record in enumerate(records):
-        clip = _trusted_clip(contents.root, record)
-        if keypoints is None:
-            keypoints = np.zeros((total, clip.points.shape[1], 4), dtype=np.float32)
-        if clip.points.shape[1] != keypoints.shape[1]:
-            raise SourceError(
-                f"{contents.root}: clip {record.clip_id!r} has {clip.points.shape[1]} points per frame, earlier "
-                f"clips of split {record.split!r} have {keypoints.shape[1]} (refined and plain face mixed)"
-            )
-        end = start + clip.num_frames
-        keypoints[start:end, :, :3] = clip.points
-        keypoints[start:end, :, 3] = clip.confidence
-        present[start:end] = clip.present
-        offsets[number + 1] = end
-        start = end
-    refined = keypoints is not None and keypoints.shape[1] == sum(part_sizes(True).values())
-    sizes = part_sizes(refined)
-    if keypoints is None:
-        keypoints = np.zeros((0, sum(sizes.values()), 4), dtype=np.float32)
-    slices = part_slices(sizes)
-    return {
-        "keypoints": keypoints,
-        "present": present,
-        "clip_ids": np.array([r.clip_id for r in records], dtype=str),
-        "clip_offsets": offsets,
-        "image_paths": np.array([image_path(r.source, n) for r in records for n in r.frame_names], dtype=str),
-        "parts": np.array(PARTS, dtype=str),
-        "part_offsets": np.array([0] + [slices[p].stop for p in PARTS], dtype=np.int64),
-    }
-
-
-def export_npz(run: Path, out: Path, splits: Sequence[str] | None = None) -> ExportSummary:
-    """Write ``<out>/<split>.npz`` per split (``out`` is a folder), ok clips in dataset order.
-
-    Arrays: ``keypoints`` float32 [frames, 543 (553 with refined face), 4] (x, y, z,
-    confidence; normalised), ``present`` bool [frames, 4] (columns = ``parts``),
-    ``clip_ids`` str [clips], ``clip_offsets`` int64 [clips + 1] (frames of clip i are
-    ``clip_offsets[i]:clip_offsets[i+1]``), ``image_paths`` str [frames], ``parts`` str [4],
-    ``part_offsets`` int64 [5] (points of part j are ``part_offsets[j]:part_offsets[j+1]``).
-    One split's arrays are built in memory: keypoints take frames × 543 × 4 × 4 bytes
-    (~8.7 kB a frame).
-    """
-    contents = open_run(run)
-    chosen = _select(contents, splits)
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise SourceError(f"{out}: NPZ export writes one file per split into a folder; this path is a file")
-    files: list[Path] = []
-    clips = frames = 0
-    for split in chosen:
-        try:
-            name = safe_name(split, "split")
-        except StoreError as error:
-            raise SourceError(str(error)) from error
-        records = contents.ok_clips(split)
-        arrays = _split_arrays(contents, records)
-        target = out / f"{name}.npz"
-        with atomic_open(target) as handle:
-            np.savez(handle, **arrays)
-        files.append(target)
-        clips += len(records)
-        frames += int(arrays["present"].shape[0])
-    return ExportSummary(splits=chosen, clips=clips, frames=frames, files=tuple(files))

@@ -1,53 +1,23 @@
-"""Keypoint arrays of one clip and the Holistic point layout they follow."""
+"""Keypoint arrays of one clip, with the layout that says what they are."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
-Part = Literal["pose", "face", "left_hand", "right_hand"]
-PARTS: tuple[Part, ...] = ("pose", "face", "left_hand", "right_hand")
-
-# Component names exactly as pose-format's own Holistic output spells them, so its tools
-# (readers, visualizer) recognise our files.
-COMPONENTS: dict[Part, str] = {
-    "pose": "POSE_LANDMARKS",
-    "face": "FACE_LANDMARKS",
-    "left_hand": "LEFT_HAND_LANDMARKS",
-    "right_hand": "RIGHT_HAND_LANDMARKS",
-}
-
-POSE_POINTS = 33
-FACE_POINTS = 468
-REFINED_FACE_POINTS = 478
-HAND_POINTS = 21
-
-
-def part_sizes(refine_face: bool) -> dict[Part, int]:
-    face = REFINED_FACE_POINTS if refine_face else FACE_POINTS
-    return {"pose": POSE_POINTS, "face": face, "left_hand": HAND_POINTS, "right_hand": HAND_POINTS}
-
-
-def part_slices(sizes: dict[Part, int]) -> dict[Part, slice]:
-    slices: dict[Part, slice] = {}
-    start = 0
-    for part in PARTS:
-        slices[part] = slice(start, start + sizes[part])
-        start += sizes[part]
-    return slices
+from signpose.layout import KeypointLayout
 
 
 @dataclass(frozen=True)
 class ClipKeypoints:
-    """Holistic keypoints of every frame of one clip.
+    """Keypoints of every frame of one clip.
 
-    ``points`` are MediaPipe's normalised coordinates (x / width, y / height, z as
-    returned), ``[frames, points, 3]`` float32, parts concatenated in ``PARTS`` order.
-    ``confidence`` is ``[frames, points]`` float32: pose visibility for body points, 1 for
-    detected face and hand points, 0 wherever a part was not detected (its points are 0).
-    ``present`` is ``[frames, 4]`` bool, one column per part.
+    ``points`` ``[frames, layout.total, 3]`` float32, parts concatenated in layout order:
+    image parts in normalised coordinates (x / width, y / height, z as the estimator gives
+    it), world parts as they are (metres). ``confidence`` ``[frames, points]`` float32
+    (for MediaPipe: visibility for body points, 1 for detected face and hand points), 0
+    wherever a part was not detected (its points are 0). ``present`` ``[frames, parts]`` bool.
     """
 
     points: np.ndarray
@@ -56,21 +26,44 @@ class ClipKeypoints:
     width: int
     height: int
     fps: float
+    layout: KeypointLayout
+
+    def __post_init__(self) -> None:
+        frames, total = self.points.shape[0], self.layout.total
+        if self.points.shape != (frames, total, 3) or self.confidence.shape != (frames, total):
+            raise ValueError(
+                f"keypoint arrays {self.points.shape} / {self.confidence.shape} do not fit the layout"
+                f" ({total} points: {self.layout.describe()})"
+            )
+        if self.present.shape != (frames, len(self.layout.parts)):
+            raise ValueError(f"present {self.present.shape} does not fit {len(self.layout.parts)} parts")
 
     @property
     def num_frames(self) -> int:
         return int(self.points.shape[0])
 
-    @property
-    def sizes(self) -> dict[Part, int]:
-        return part_sizes(self.points.shape[1] == sum(part_sizes(True).values()))
+    def part(self, name: str) -> np.ndarray:
+        """``[frames, n, 3]`` coordinates of one part."""
+        return self.points[:, self.layout.slices[name]]
 
-    def part(self, name: Part) -> np.ndarray:
-        """``[frames, n, 3]`` normalised coordinates of one part."""
-        return self.points[:, part_slices(self.sizes)[name]]
+    def part_confidence(self, name: str) -> np.ndarray:
+        return self.confidence[:, self.layout.slices[name]]
 
-    def part_confidence(self, name: Part) -> np.ndarray:
-        return self.confidence[:, part_slices(self.sizes)[name]]
+    def part_present(self, name: str) -> np.ndarray:
+        return self.present[:, self.layout.index(name)]
 
-    def frames_with(self, name: Part) -> int:
-        return int(self.present[:, PARTS.index(name)].sum())
+    def frames_with(self, name: str) -> int:
+        return int(self.part_present(name).sum())
+
+    def detected(self) -> dict[str, int]:
+        """Frames with each part, by part name (layout order)."""
+        return {name: self.frames_with(name) for name in self.layout.names}
+
+    @classmethod
+    def empty(cls, layout: KeypointLayout, fps: float) -> "ClipKeypoints":
+        return cls(
+            points=np.zeros((0, layout.total, 3), np.float32),
+            confidence=np.zeros((0, layout.total), np.float32),
+            present=np.zeros((0, len(layout.parts)), bool),
+            width=0, height=0, fps=fps, layout=layout,
+        )  # fmt: skip

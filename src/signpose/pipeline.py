@@ -1,64 +1,37 @@
 """One clip, start to finish, inside a worker: list frames, decode, estimate, write.
 
-``ClipProcessor`` is the picklable function every backend runs. It builds its Holistic
-graph on the first clip a worker gives it and keeps it for the worker's life. Whatever
-goes wrong with a clip is caught here, once, and becomes a failed ClipResult, so one bad
-clip never ends a run.
+``ClipProcessor`` is the picklable function every backend runs. It builds its estimator
+on the first clip a worker gives it and keeps it for the worker's life. Whatever goes
+wrong with a clip is caught here, once, and becomes a failed ClipResult, so one bad clip
+never ends a run. Bad input (a missing folder, a broken video, an unsafe name) is told
+apart from an unexpected exception, a bug: that one keeps its traceback in ``OUT/logs/``.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
-from fractions import Fraction
+import traceback
+from dataclasses import replace
 from pathlib import Path
 
 from signpose.clip import Clip
-from signpose.decode import DecodedFrame, decode_frames
-from signpose.estimator import EstimatorOptions, HolisticEstimator
-from signpose.keypoints import PARTS, ClipKeypoints
+from signpose.errors import ClipError, SignposeError
+from signpose.estimators import Estimator, EstimatorSpec, make_estimator
 from signpose.posefile import to_pose_bytes
-from signpose.results import ClipResult, ClipStatus, FrameFailure, PartCounts
+from signpose.results import ClipResult, ClipStatus, ErrorKind, FrameFailure
+from signpose.sources import open_frames
 from signpose.store import RunStore
 
-DEFAULT_FPS = 25.0
-
-
-class ClipError(Exception):
-    """A clip that cannot be processed at all (no frames, missing folder...)."""
-
-
-@dataclass(frozen=True)
-class FrameSource:
-    """A clip's frames, ready to stream (each carries its name for the index), and the
-    frame rate as a float (for the .pose file) and exactly (``frame_rate``, a fraction)."""
-
-    frames: Iterator[DecodedFrame]
-    fps: float
-    frame_rate: str
-
-
-def open_frames(clip: Clip) -> FrameSource:
-    if clip.kind == "video":
-        from signpose.video import open_video_frames
-
-        return open_video_frames(clip)
-    from signpose.datasets import list_frames
-
-    paths = list_frames(clip.source)
-    if not paths:
-        raise ClipError(f"{clip.source}: no image frames in the clip folder")
-    fps = Fraction(clip.fps or DEFAULT_FPS).limit_denominator(1001)
-    return FrameSource(decode_frames(paths), float(fps), f"{fps.numerator}/{fps.denominator}")
+# What bad input raises on its way in: reported as the clip's error, no traceback needed.
+INPUT_ERRORS = (ClipError, SignposeError, OSError)
 
 
 def _describe(error: Exception) -> str:
     text = str(error)
-    return text if isinstance(error, (ClipError, FileNotFoundError)) and text else f"{type(error).__name__}: {text}"
+    return text if isinstance(error, (ClipError, FileNotFoundError, SignposeError)) and text else f"{type(error).__name__}: {text}"
 
 
-def failed_result(clip: Clip, error: str | None = None) -> ClipResult:
+def failed_result(clip: Clip, error: str | None = None, kind: ErrorKind | None = None) -> ClipResult:
     """A clip's index record before (or instead of) any result: failed, with its metadata."""
     return ClipResult(
         split=clip.split,
@@ -66,6 +39,7 @@ def failed_result(clip: Clip, error: str | None = None) -> ClipResult:
         status=ClipStatus.FAILED,
         source=str(clip.source),
         error=error,
+        error_kind=kind,
         signer=clip.signer,
         gloss=clip.gloss,
         translation=clip.translation,
@@ -75,29 +49,39 @@ def failed_result(clip: Clip, error: str | None = None) -> ClipResult:
 class ClipProcessor:
     """Processes clips into ``.pose`` files in ``out_dir``; returns the index record."""
 
-    def __init__(self, options: EstimatorOptions, out_dir: Path) -> None:
-        self.options = options
+    def __init__(self, spec: EstimatorSpec, out_dir: Path) -> None:
+        self.spec = spec
         self.out_dir = Path(out_dir)
-        self._estimator: HolisticEstimator | None = None
+        self._estimator: Estimator | None = None
 
     def __getstate__(self) -> dict:
-        return {"options": self.options, "out_dir": self.out_dir}
+        return {"spec": self.spec, "out_dir": self.out_dir}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["options"], state["out_dir"])
+        self.__init__(state["spec"], state["out_dir"])
 
     @property
-    def estimator(self) -> HolisticEstimator:
+    def estimator(self) -> Estimator:
         if self._estimator is None:
-            self._estimator = HolisticEstimator(self.options)
+            self._estimator = make_estimator(self.spec)
         return self._estimator
 
     def __call__(self, clip: Clip) -> ClipResult:
         base = failed_result(clip)
         try:
             return self._process(clip, base)
-        except Exception as error:  # the one per-clip catch: record it, the run goes on
-            return replace(base, error=_describe(error))
+        except INPUT_ERRORS as error:  # the one per-clip catch: record it, the run goes on
+            return replace(base, error=_describe(error), error_kind=ErrorKind.INPUT)
+        except Exception as error:  # a bug, not bad data: keep the traceback to find it
+            return replace(base, error=self._internal(clip, error), error_kind=ErrorKind.INTERNAL)
+
+    def _internal(self, clip: Clip, error: Exception) -> str:
+        text = f"internal error: {type(error).__name__}: {error}"
+        try:
+            log = RunStore(self.out_dir).write_log(clip.split, clip.clip_id, "".join(traceback.format_exception(error)))
+        except (OSError, SignposeError):
+            return text + " (its traceback could not be saved)"
+        return f"{text} (traceback in {log})"
 
     def _process(self, clip: Clip, base: ClipResult) -> ClipResult:
         store = RunStore(self.out_dir)
@@ -120,20 +104,17 @@ class ClipProcessor:
             failed_frames=len(failures),
             frame_failures=tuple(failures),
             frame_names=tuple(names),
-            detected=_counts(keypoints),
+            detected=keypoints.detected(),
             width=keypoints.width,
             height=keypoints.height,
             fps=source.fps,
             frame_rate=source.frame_rate,
         )
         if len(failures) == keypoints.num_frames:
-            return replace(counted, error=f"{clip.source}: none of the {keypoints.num_frames} frames could be decoded")
+            error = f"{clip.source}: none of the {keypoints.num_frames} frames could be decoded"
+            return replace(counted, error=error, error_kind=ErrorKind.INPUT)
         pose_file, checksum = store.write_pose(clip.split, clip.clip_id, to_pose_bytes(keypoints))
         return replace(counted, status=ClipStatus.OK, pose_file=pose_file, checksum=checksum)
-
-
-def _counts(keypoints: ClipKeypoints) -> PartCounts:
-    return PartCounts(**{part: keypoints.frames_with(part) for part in PARTS})
 
 
 def check_access(dataset_path: Path, out_dir: Path) -> None:

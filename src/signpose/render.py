@@ -4,7 +4,6 @@ and its source frames (frame folder or video), or a blank canvas with ``no_video
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 from collections.abc import Iterator, Sequence
@@ -16,16 +15,19 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from signpose.keypoints import PARTS, ClipKeypoints, Part
-from signpose.posefile import read_pose_file
+from signpose.errors import ClipError, FrameError, SourceError
+from signpose.keypoints import ClipKeypoints
+from signpose.layout import PartLayout
+from signpose.posefolder import PoseFolder
+from signpose.reader import RunReader
 from signpose.results import ClipResult, ClipStatus
-from signpose.store import INDEX, RunStore
+from signpose.store import INDEX
 
 OutputKind = Literal["mp4", "gif", "png"]
 KINDS: dict[str, OutputKind] = {".mp4": "mp4", ".gif": "gif", ".png": "png"}
 ENCODERS: tuple[str, ...] = ("libx264", "mpeg4")  # first one this PyAV build has
 # RGB. The two hands differ so a swapped left/right shows at a glance.
-COLOURS: dict[Part, tuple[int, int, int]] = {
+COLOURS: dict[str, tuple[int, int, int]] = {
     "pose": (60, 220, 120),
     "face": (210, 210, 210),
     "left_hand": (255, 140, 0),
@@ -35,11 +37,14 @@ BLANK = (24, 24, 24)
 # MediaPipe's own drawing skips body points it thinks are off-screen or hidden.
 MIN_VISIBILITY = 0.5
 TILE = 320  # longest side of a contact sheet tile, in pixels
+OTHER_COLOUR = (230, 230, 60)  # parts of other layouts
+# The body model's own wrist and finger points: drawn, they look like a detected hand.
+BODY_HAND_POINTS = ("PINKY", "INDEX", "THUMB")
+DENSE_MESH = 3  # limbs per point above which a part is a mesh: drawn faintly
 SHIFT = 4  # cv2 fixed-point bits: sub-pixel line ends
 
 
-class RenderError(ValueError):
-    """The clip cannot be drawn (unknown or failed clip, unreadable source, bad output)."""
+RenderError = SourceError  # the clip cannot be drawn (unknown or failed clip, unreadable source, bad output)
 
 
 @dataclass(frozen=True)
@@ -53,68 +58,52 @@ class RenderSummary:
     height: int
 
 
-def _connections() -> dict[Part, tuple[tuple[int, int], ...]]:
-    from mediapipe.python.solutions.face_mesh_connections import FACEMESH_CONTOURS
-    from mediapipe.python.solutions.hands_connections import HAND_CONNECTIONS
-    from mediapipe.python.solutions.pose_connections import POSE_CONNECTIONS
-
-    hand = tuple(sorted(HAND_CONNECTIONS))
-    return {"pose": tuple(sorted(POSE_CONNECTIONS)), "face": tuple(sorted(FACEMESH_CONTOURS)), "left_hand": hand, "right_hand": hand}
+def part_colour(part: PartLayout) -> tuple[int, int, int]:
+    """Ours for MediaPipe's parts (the two hands differ at a glance), else the layout's own."""
+    return COLOURS.get(part.name) or (part.colours[0] if part.colours else OTHER_COLOUR)
 
 
-def find_clip(run: Path, clip: str, split: str | None = None) -> ClipResult:
-    """The index record of ``clip`` (``split/clip`` also works); the split may be left out
-    when the clip id is unique in the run. Streams the index, one record at a time."""
-    if split is None and "/" in clip:
-        split, clip = clip.split("/", 1)
-    if not (Path(run) / INDEX).is_file():
-        raise RenderError(f"{run}: not a signpose run (no {INDEX})")
-    found: dict[tuple[str, str], ClipResult] = {}
-    available: dict[str, None] = {}  # names only, to suggest near misses
-    for record in RunStore(run).iter_index():
-        if record.status is ClipStatus.OK:
-            available[f"{record.split}/{record.clip_id}"] = None
-        if record.clip_id == clip and (split is None or record.split == split):
-            found[record.key] = record  # a later line for the same clip wins
-    name = f"{split}/{clip}" if split else clip
-    if not found:
-        names = list(available)
-        elsewhere = [n.split("/", 1)[0] for n in names if n.split("/", 1)[1] == clip]
-        if elsewhere:
-            raise RenderError(f"{run}: clip {clip!r} is not in split {split!r}; it is in: {', '.join(elsewhere)}")
-        ids = {n.split("/", 1)[1] for n in names if split is None or n.startswith(f"{split}/")}
-        close = set(difflib.get_close_matches(clip, ids, n=5))
-        similar = [n for n in names if n.split("/", 1)[1] in close]
-        listed = ", ".join(similar[:5] or names[:5]) or "none"
-        raise RenderError(f"{run}: no clip {name!r} in the run; {'similar' if similar else 'some available'} clips: {listed}")
-    if len(found) > 1:
-        splits = ", ".join(key[0] for key in found)
-        raise RenderError(f"{run}: clip {clip!r} is in several splits ({splits}); name one with --split or split/clip")
-    result = next(iter(found.values()))
-    if result.status is not ClipStatus.OK or not result.pose_file:
-        raise RenderError(f"{run}: clip {result.split}/{result.clip_id} failed, nothing to draw: {result.error}")
-    return result
+def _drawn_points(part: PartLayout) -> np.ndarray:
+    """Which points of a part to draw: the body's hand points are left to the hands."""
+    if part.name != "pose":
+        return np.ones(part.size, bool)
+    return np.array([not any(word in name for word in BODY_HAND_POINTS) for name in part.points], bool)
 
 
-def draw_keypoints(image: np.ndarray, keypoints: ClipKeypoints, index: int,
-                   connections: dict[Part, tuple[tuple[int, int], ...]]) -> np.ndarray:
-    """``image`` (RGB, changed in place) with the parts detected in frame ``index``."""
+def draw_keypoints(image: np.ndarray, keypoints: ClipKeypoints, index: int) -> np.ndarray:
+    """``image`` (RGB, changed in place) with the image-space parts detected in frame ``index``."""
     height, width = image.shape[:2]
-    thickness = max(1, round(min(height, width) / 300))
+    thickness = max(1, round(min(height, width) / 150))
     scale = np.array([width, height]) * (1 << SHIFT)
-    for column, part in enumerate(PARTS):
-        if not keypoints.present[index, column]:
+    for part in keypoints.layout:
+        if part.space != "image" or not keypoints.part_present(part.name)[index]:
             continue  # an undetected part has zeros: drawing them would put it in a corner
-        xy = np.round(keypoints.part(part)[index, :, :2] * scale).astype(np.int64)
-        confidence = keypoints.part_confidence(part)[index]
-        shown = confidence >= MIN_VISIBILITY if part == "pose" else np.ones(len(xy), bool)
-        colour = COLOURS[part]
-        for a, b in connections[part]:
-            if shown[a] and shown[b]:
-                cv2.line(image, tuple(map(int, xy[a])), tuple(map(int, xy[b])), colour, thickness, cv2.LINE_AA, SHIFT)
-        if part != "face":  # 468 face dots would hide the face
-            for point in xy[shown]:
-                cv2.circle(image, tuple(map(int, point)), (thickness + 1) << SHIFT, colour, -1, cv2.LINE_AA, SHIFT)
+        xy = np.round(keypoints.part(part.name)[index, :, :2] * scale).astype(np.int64)
+        confidence = keypoints.part_confidence(part.name)[index]
+        shown = _drawn_points(part) & ((confidence >= MIN_VISIBILITY) if part.name == "pose" else True)
+        colour = part_colour(part)
+        dense = len(part.limbs) > DENSE_MESH * part.size
+        canvas = image.copy() if dense else image
+        for a, b in part.limbs:
+            if a < part.size and b < part.size and shown[a] and shown[b]:
+                cv2.line(canvas, tuple(map(int, xy[a])), tuple(map(int, xy[b])), colour, 1 if dense else thickness, cv2.LINE_AA, SHIFT)
+        if dense:  # a face mesh at full strength would hide the face
+            cv2.addWeighted(canvas, 0.5, image, 0.5, 0, dst=image)
+            continue
+        for point in xy[shown]:
+            cv2.circle(image, tuple(map(int, point)), (thickness + 1) << SHIFT, colour, -1, cv2.LINE_AA, SHIFT)
+    return image
+
+
+def _legend(image: np.ndarray, keypoints: ClipKeypoints, *, scale: float | None = None) -> np.ndarray:
+    """Part names in their colours, in a row along the bottom."""
+    scale = scale or max(0.3, min(image.shape[:2]) / 700)
+    x, y = 4, image.shape[0] - 6
+    for part in (p for p in keypoints.layout if p.space == "image"):
+        text = part.name.replace("_", " ")
+        for colour, weight in (((0, 0, 0), 3), (part_colour(part), 1)):
+            cv2.putText(image, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, weight, cv2.LINE_AA)
+        x += cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] + round(16 * scale) + 4
     return image
 
 
@@ -139,7 +128,7 @@ def _backgrounds(record: ClipResult, keypoints: ClipKeypoints, wanted: Sequence[
     if no_video:
         yield from ((index, blank()) for index in wanted)
     elif source.is_dir():
-        from signpose.decode import FrameError, read_frame
+        from signpose.sources import read_frame
 
         for index in wanted:
             try:
@@ -147,7 +136,7 @@ def _backgrounds(record: ClipResult, keypoints: ClipKeypoints, wanted: Sequence[
             except FrameError:
                 yield index, blank()  # the frame that failed at extraction fails here too
     elif source.is_file():
-        from signpose.video import iter_rgb_frames
+        from signpose.sources.video import iter_rgb_frames
 
         chosen = set(wanted)
         for index, image in enumerate(iter_rgb_frames(source, keypoints.num_frames)):
@@ -209,14 +198,16 @@ def _write_gif(path: Path, images: Iterator[np.ndarray], rate: Fraction, total: 
     return total, first.width, first.height
 
 
-def _write_sheet(path: Path, tiles: list[np.ndarray]) -> tuple[int, int, int]:
+def _write_sheet(path: Path, tiles: list[np.ndarray], keypoints: ClipKeypoints) -> tuple[int, int, int]:
     from PIL import Image
 
     columns = math.ceil(math.sqrt(len(tiles)))
     rows = math.ceil(len(tiles) / columns)
-    gap = 4
+    gap, legend = 4, 22  # the legend is a strip under the tiles, so it hides no frame
     tile_h, tile_w = tiles[0].shape[:2]
-    sheet = np.full((rows * (tile_h + gap) + gap, columns * (tile_w + gap) + gap, 3), 255, np.uint8)
+    sheet = np.full((rows * (tile_h + gap) + gap + legend, columns * (tile_w + gap) + gap, 3), 255, np.uint8)
+    strip = np.full((legend, sheet.shape[1], 3), 64, np.uint8)
+    sheet[-legend:] = _legend(strip, keypoints, scale=0.45)
     for i, tile in enumerate(tiles):
         y, x = gap + (i // columns) * (tile_h + gap), gap + (i % columns) * (tile_w + gap)
         sheet[y : y + tile.shape[0], x : x + tile.shape[1]] = tile
@@ -238,40 +229,73 @@ def _rate(record: ClipResult) -> Fraction:
     return Fraction(record.fps or 25).limit_denominator(1001)
 
 
-def render_clip(run: Path, split: str, clip_id: str, out: Path, no_video: bool = False, frames: int = 12) -> RenderSummary:
-    """Draw body, hands and face contours of one clip; the output kind follows ``out``'s
-    suffix (.mp4, .gif, or .png: a sheet of ``frames`` evenly spaced frames)."""
-    from signpose.pipeline import ClipError
+def find_clip(run: Path, clip: str, split: str | None = None) -> ClipResult:
+    """The index record of a clip that can be drawn; SourceError naming near misses, or
+    why a failed clip has nothing to draw."""
+    record = RunReader(run).find_clip(clip, split)
+    if record.status is not ClipStatus.OK or not record.pose_file:
+        raise RenderError(f"{run}: clip {record.split}/{record.clip_id} failed, nothing to draw: {record.error}")
+    return record
 
-    out = Path(out)
+
+def _load(run: Path, clip: str, split: str | None) -> tuple[ClipResult, ClipKeypoints]:
+    """The clip's record and keypoints, from a run folder, or from a folder of .pose files
+    (which knows no frames: a record is made up, and the canvas is blank)."""
+    if (run / INDEX).is_file():
+        record = find_clip(run, clip, split)
+        return record, RunReader(run).trusted_clip(record)
+    folder = PoseFolder.open(run)
+    if split is None and "/" in clip and clip.split("/", 1)[0] in folder.clips:
+        split, clip = clip.split("/", 1)
+    holders = [name for name, clips in folder.clips.items() if clip in clips and (split is None or name == split)]
+    if len(holders) != 1:
+        problem = "is in several splits; give split/clip" if holders else "is not there"
+        raise RenderError(f"{run}: clip {clip!r} {problem} (splits: {', '.join(folder.clips)})")
+    keypoints = folder.load(holders[0], clip)
+    names = tuple(str(i) for i in range(keypoints.num_frames))
+    record = ClipResult(holders[0], clip, ClipStatus.OK, source="", frame_names=names, fps=keypoints.fps)
+    return record, keypoints
+
+
+def render_clip(run: Path, split: str | None, clip_id: str, out: Path, no_video: bool = False, frames: int = 12) -> RenderSummary:
+    """Draw body, hands and face of one clip; the output kind follows ``out``'s suffix
+    (.mp4, .gif, or .png: a sheet of ``frames`` evenly spaced frames). Frames are labelled
+    with their names, parts with a legend."""
+    out, run = Path(out), Path(run)
     kind = KINDS.get(out.suffix.lower())
     if kind is None:
         raise RenderError(f"{out}: unknown output type {out.suffix!r}; use .mp4, .gif or .png")
     if frames < 1:
         raise RenderError(f"frames must be at least 1, not {frames}")
-    record = find_clip(Path(run), clip_id, split)
-    try:
-        keypoints = read_pose_file(Path(run) / record.pose_file)
-    except ValueError as error:
-        raise RenderError(str(error)) from error
+    record, keypoints = _load(run, clip_id, split)
+    no_video = no_video or not record.source
     total = keypoints.num_frames
+    if total == 0:
+        raise RenderError(f"{run}: clip {record.split}/{record.clip_id} has no frames to draw")
     wanted = _spread(total, frames) if kind == "png" else list(range(total))
-    connections = _connections()
-    drawn = ((i, draw_keypoints(image, keypoints, i, connections)) for i, image in _backgrounds(record, keypoints, wanted, no_video))
+
+    def drawn() -> Iterator[np.ndarray]:
+        for i, image in _backgrounds(record, keypoints, wanted, no_video):
+            image = draw_keypoints(image, keypoints, i)
+            if kind == "png":
+                yield _label(_tile(image), record.frame_names[i])
+            else:
+                yield _label(_legend(image, keypoints), record.frame_names[i])
+
     partial = out.with_name(f".{out.name}.partial-{os.getpid()}{out.suffix}")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         if kind == "png":
-            count, width, height = _write_sheet(partial, [_label(_tile(image), str(i)) for i, image in drawn])
+            count, width, height = _write_sheet(partial, list(drawn()), keypoints)
         elif kind == "gif":
-            count, width, height = _write_gif(partial, (_label(image, str(i)) for i, image in drawn), _rate(record), total)
+            count, width, height = _write_gif(partial, drawn(), _rate(record), total)
         else:
-            count, width, height = _write_mp4(partial, (_label(image, str(i)) for i, image in drawn), _rate(record))
+            count, width, height = _write_mp4(partial, drawn(), _rate(record))
         os.replace(partial, out)
     except ClipError as error:  # the video source changed or broke since extraction
         raise RenderError(f"{record.split}/{record.clip_id}: {error}") from error
     except OSError as error:
-        raise RenderError(f"{out}: cannot write ({error})") from error
+        raise RenderError(f"{out}: cannot write ({error.strerror or error})") from error
     finally:
         partial.unlink(missing_ok=True)
     return RenderSummary(out, record.split, record.clip_id, kind, count, width, height)

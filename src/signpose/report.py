@@ -18,12 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from signpose.keypoints import PARTS
-from signpose.render import COLOURS, RenderError, render_clip
+from signpose.errors import SourceError
+from signpose.reader import RunReader
+from signpose.render import COLOURS, OTHER_COLOUR, render_clip
 from signpose.results import ClipStatus
-from signpose.store import INDEX, RUN_INFO, STATS, RunStore
+from signpose.store import INDEX, RUN_INFO, compute_stats
 
-PART_LABELS = {"pose": "body", "face": "face", "left_hand": "left hand", "right_hand": "right hand"}
+PART_LABELS = {"pose": "body", "face": "face", "left_hand": "left hand", "right_hand": "right hand", "pose_world": "body (world)"}
+HANDS = ("left_hand", "right_hand")
 THUMB_FRAMES = 6
 THUMB_WIDTH = 560
 MAX_LISTED = 200  # failed clips / frames shown; the rest are counted
@@ -39,8 +41,15 @@ th{background:#f4f4f4}td.n{text-align:right;font-variant-numeric:tabular-nums}co
 """
 
 
-class ReportError(ValueError):
-    """The folder is not a signpose run (or cannot be read)."""
+ReportError = SourceError  # the folder is not a signpose run (or cannot be read)
+
+
+def _label(part: str) -> str:
+    return PART_LABELS.get(part, part.replace("_", " "))
+
+
+def _colour(part: str) -> str:
+    return "#%02x%02x%02x" % COLOURS.get(part, OTHER_COLOUR)
 
 
 @dataclass(frozen=True)
@@ -62,41 +71,35 @@ class _Row:
     clip_id: str
     ok: bool
     frames: int
-    detected: tuple[int, ...]  # per PARTS
+    detected: dict[str, int]  # by part name
     failed_frames: int
     error: str
     frame_errors: tuple[tuple[str, str], ...]
 
     @property
+    def rated(self) -> tuple[str, ...]:
+        """The parts "lowest detection" looks at: the hands where the layout has them."""
+        return tuple(part for part in HANDS if part in self.detected) or tuple(self.detected)
+
+    @property
     def hand_rate(self) -> float:
-        return (self.detected[2] + self.detected[3]) / (2 * self.frames) if self.frames else 0.0
+        parts = self.rated
+        return sum(self.detected[p] for p in parts) / (len(parts) * self.frames) if self.frames and parts else 0.0
 
 
-def _rows(run: Path) -> list[_Row]:
-    """One row per clip, a later index line for the same clip winning (as the store reads it)."""
-    rows: dict[tuple[str, str], _Row] = {}
-    for order, r in enumerate(RunStore(run).iter_index()):
-        rows[r.key] = _Row(
-            order, r.split, r.clip_id, r.status is ClipStatus.OK, r.frames,
-            tuple(getattr(r.detected, part) for part in PARTS), r.failed_frames, r.error or "",
-            tuple((f.frame, f.error) for f in r.frame_failures[:MAX_FRAME_ERRORS]),
+def _rows(reader: RunReader) -> list[_Row]:
+    return [
+        _Row(
+            order, r.split, r.clip_id, r.status is ClipStatus.OK, r.frames, dict(r.detected), r.failed_frames,
+            r.error or "", tuple((f.frame, f.error) for f in r.frame_failures[:MAX_FRAME_ERRORS]),
         )
-    return sorted(rows.values(), key=lambda row: row.order)
+        for order, r in enumerate(reader.records)
+    ]
 
 
-def _stats(run: Path, rows: list[_Row]) -> dict[str, dict[str, int]]:
-    if (run / STATS).is_file():
-        return json.loads((run / STATS).read_text(encoding="utf-8"))
-    stats: dict[str, dict[str, int]] = {}  # a run killed before it finished has no stats yet
-    for row in rows:
-        split = stats.setdefault(row.split, {"clips": 0, "frames": 0, "failed_clips": 0, "failed_frames": 0})
-        split["clips"] += 1
-        split["frames"] += row.frames
-        split["failed_clips"] += not row.ok
-        split["failed_frames"] += row.failed_frames
-        for part, count in zip(PARTS, row.detected):
-            split[f"frames_with_{part}"] = split.get(f"frames_with_{part}", 0) + count
-    return stats
+def _parts(stats: dict[str, dict[str, int]]) -> list[str]:
+    prefix = "frames_with_"
+    return list(dict.fromkeys(key[len(prefix):] for s in stats.values() for key in s if key.startswith(prefix)))
 
 
 def _e(value: Any) -> str:
@@ -112,66 +115,83 @@ def _table(headers: list[str], rows: list[list[Any]], numeric: Collection[int] =
     return f"<table>{head}{body}</table>"
 
 
+RUN_FIELDS: tuple[tuple[str, str], ...] = (
+    ("dataset_root", "dataset"), ("layout", "dataset layout"), ("splits", "splits"), ("status", "status"),
+    ("started", "started"), ("finished", "finished"), ("elapsed_seconds", "elapsed (s)"),
+    ("processing_seconds", "processing time (s, start to last clip)"),
+    ("clips_total", "clips"), ("clips_processed", "clips processed"), ("clips_skipped", "clips already done"),
+    ("clips_retried", "clips retried"), ("frames_processed", "frames processed"),
+    ("frames_per_second", "frames/s (whole run, start-up included: low for small runs)"),
+    ("backend", "backend"), ("workers", "workers"), ("signpose_version", "signpose"),
+    ("pose_format_version", "pose-format"), ("python_version", "python"),
+)
+MACHINE_FIELDS = {"cpu": "CPU", "cores": "cores", "vector_extensions": "vector extensions", "system": "system"}
+
+
+def _cell(value: Any) -> Any:
+    return ", ".join(map(str, value)) if isinstance(value, list) else value
+
+
 def _provenance(info: dict[str, Any]) -> str:
-    keys = [
-        ("dataset_root", "dataset"), ("layout", "layout"), ("splits", "splits"), ("status", "status"),
-        ("started", "started"), ("finished", "finished"), ("elapsed_seconds", "elapsed (s)"),
-        ("clips_total", "clips"), ("clips_processed", "clips processed"), ("clips_skipped", "clips already done"),
-        ("clips_retried", "clips retried"), ("frames_processed", "frames processed"), ("frames_per_second", "frames/s"),
-        ("backend", "backend"), ("workers", "workers"), ("signpose_version", "signpose"),
-        ("mediapipe_version", "mediapipe"), ("pose_format_version", "pose-format"), ("python_version", "python"),
-    ]
-    known = {key for key, _ in keys} | {"options", "model_sha256"}
-    rows = [[label, ", ".join(map(str, info[key])) if isinstance(info[key], list) else info[key]] for key, label in keys if key in info]
-    rows += [[key, json.dumps(value)] for key, value in info.items() if key not in known]
-    options = [[key, value] for key, value in (info.get("options") or {}).items()]
-    models = "".join(f"<tr><td>{_e(name)}</td><td><code>{_e(digest)}</code></td></tr>" for name, digest in (info.get("model_sha256") or {}).items())
+    rows = [[label, _cell(info[key])] for key, label in RUN_FIELDS if key in info]
+    machine = info.get("machine") if isinstance(info.get("machine"), dict) else {}
+    rows += [[f"machine: {label}", _cell(machine[key])] for key, label in MACHINE_FIELDS.items() if key in machine]
+    known = {key for key, _ in RUN_FIELDS} | {"estimator", "machine"}
+    rows += [[key.replace("_", " "), json.dumps(value)] for key, value in info.items() if key not in known]
+    estimator = info.get("estimator") if isinstance(info.get("estimator"), dict) else {}
+    params = estimator.get("params") if isinstance(estimator.get("params"), dict) else {}
+    provenance = dict(estimator.get("provenance") or {}) if isinstance(estimator.get("provenance"), dict) else {}
+    models = provenance.pop("model_sha256", {}) or {}
+    options = [["estimator", estimator.get("name", "?")]] + [[key.replace("_", " "), value] for key, value in params.items()]
+    options += [[key.replace("_", " "), _cell(value)] for key, value in provenance.items()]
+    digests = "".join(f"<tr><td>{_e(name)}</td><td><code>{_e(digest)}</code></td></tr>" for name, digest in models.items())
     return (
         "<h2>Run</h2>" + _table(["", ""], rows)
-        + "<h3>Options</h3>" + _table(["option", "value"], options)
-        + f"<h3>Models (sha256)</h3><table><tr><th>file</th><th>sha256</th></tr>{models}</table>"
+        + "<h3>Estimator</h3>" + _table(["option", "value"], options)
+        + f"<h3>Models (sha256)</h3><table><tr><th>file</th><th>sha256</th></tr>{digests}</table>"
     )
 
 
-def _rates(stats: dict[str, dict[str, int]]) -> dict[str, list[float]]:
-    return {split: [s.get(f"frames_with_{part}", 0) / s["frames"] if s.get("frames") else 0.0 for part in PARTS] for split, s in stats.items()}
+def _rates(stats: dict[str, dict[str, int]], parts: list[str]) -> dict[str, list[float]]:
+    return {split: [s.get(f"frames_with_{part}", 0) / s["frames"] if s.get("frames") else 0.0 for part in parts] for split, s in stats.items()}
 
 
-def _chart(rates: dict[str, list[float]]) -> str:
-    """Grouped bars, one group per split: what share of frames each part was found in."""
-    bar, gap, top, plot_h, left = 22, 26, 20, 200, 44
-    width = left + max(1, len(rates)) * (len(PARTS) * bar + gap) + 160
+def _chart(rates: dict[str, list[float]], parts: list[str]) -> str:
+    """Grouped bars, one group per split: what share of frames each part was found in.
+    Bars are wide enough for their "100%" label, so labels never run into each other."""
+    bar, gap, top, plot_h, left = 32, 26, 20, 200, 44
+    width = left + max(1, len(rates)) * (len(parts) * bar + gap) + 160
     height = top + plot_h + 40
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" aria-label="detection rate per split">']
     for tick in range(0, 101, 25):
         y = top + plot_h - tick * plot_h / 100
         out.append(f'<line x1="{left}" x2="{width - 160}" y1="{y}" y2="{y}" stroke="#ddd"/><text x="{left - 6}" y="{y + 4}" font-size="11" text-anchor="end">{tick}%</text>')
     for g, (split, values) in enumerate(rates.items()):
-        x0 = left + gap / 2 + g * (len(PARTS) * bar + gap)
-        for p, (part, value) in enumerate(zip(PARTS, values)):
+        x0 = left + gap / 2 + g * (len(parts) * bar + gap)
+        for p, (part, value) in enumerate(zip(parts, values)):
             h = value * plot_h
-            colour = "#%02x%02x%02x" % COLOURS[part]
+            colour = _colour(part)
             out.append(
                 f'<rect x="{x0 + p * bar}" y="{top + plot_h - h:.1f}" width="{bar - 3}" height="{h:.1f}" fill="{colour}" stroke="#555" stroke-width="0.5">'
-                f"<title>{_e(split)}: {_e(PART_LABELS[part])} {value:.1%}</title></rect>"
+                f"<title>{_e(split)}: {_e(_label(part))} {value:.1%}</title></rect>"
                 f'<text x="{x0 + p * bar + (bar - 3) / 2}" y="{top + plot_h - h - 3:.1f}" font-size="9" text-anchor="middle">{value:.0%}</text>'
             )
-        out.append(f'<text x="{x0 + len(PARTS) * bar / 2}" y="{top + plot_h + 18}" font-size="12" text-anchor="middle">{_e(split)}</text>')
-    for p, part in enumerate(PARTS):
+        out.append(f'<text x="{x0 + len(parts) * bar / 2}" y="{top + plot_h + 18}" font-size="12" text-anchor="middle">{_e(split)}</text>')
+    for p, part in enumerate(parts):
         y = top + 10 + p * 20
-        colour = "#%02x%02x%02x" % COLOURS[part]
-        out.append(f'<rect x="{width - 140}" y="{y - 10}" width="12" height="12" fill="{colour}" stroke="#555" stroke-width="0.5"/><text x="{width - 122}" y="{y}" font-size="12">{_e(PART_LABELS[part])}</text>')
+        out.append(f'<rect x="{width - 140}" y="{y - 10}" width="12" height="12" fill="{_colour(part)}" stroke="#555" stroke-width="0.5"/><text x="{width - 122}" y="{y}" font-size="12">{_e(_label(part))}</text>')
     return "".join(out) + "</svg>"
 
 
 def _detection(stats: dict[str, dict[str, int]]) -> str:
-    rates = _rates(stats)
+    parts = _parts(stats)
+    rates = _rates(stats, parts)
     rows = [
         [split, s.get("clips", 0), s.get("frames", 0), s.get("failed_clips", 0), s.get("failed_frames", 0), *(f"{r:.1%}" for r in rates[split])]
         for split, s in stats.items()
     ]
-    headers = ["split", "clips", "frames", "failed clips", "failed frames", *(PART_LABELS[p] for p in PARTS)]
-    return "<h2>Detection per split</h2><p>Share of frames in which each part was detected.</p>" + _chart(rates) + _table(headers, rows, set(range(1, 9)))
+    headers = ["split", "clips", "frames", "failed clips", "failed frames", *(_label(p) for p in parts)]
+    return "<h2>Detection per split</h2><p>Share of frames in which each part was detected.</p>" + _chart(rates, parts) + _table(headers, rows, set(range(1, 5 + len(parts))))
 
 
 def _thumbnail(run: Path, row: _Row, folder: Path) -> str:
@@ -181,10 +201,10 @@ def _thumbnail(run: Path, row: _Row, folder: Path) -> str:
     out = folder / f"{row.order}.png"
     try:
         render_clip(run, row.split, row.clip_id, out, frames=THUMB_FRAMES)
-    except RenderError:
+    except SourceError:
         try:  # the dataset may have moved since the run: the keypoints alone still tell a lot
             render_clip(run, row.split, row.clip_id, out, no_video=True, frames=THUMB_FRAMES)
-        except RenderError as error:
+        except SourceError as error:
             return f'<p class="err">{_e(error)}</p>'
     with Image.open(out) as sheet:
         image = sheet.convert("RGB")
@@ -203,12 +223,12 @@ def _lowest(run: Path, rows: list[_Row], count: int) -> tuple[str, int]:
     cards = []
     with tempfile.TemporaryDirectory(prefix="signpose-report-") as folder:
         for row in chosen:
-            left, right = row.detected[2], row.detected[3]
+            counts = ", ".join(f"{_label(part)} {row.detected[part]}" for part in row.rated)
             cards.append(
-                f'<div class="card"><b>{_e(row.split)}/{_e(row.clip_id)}</b> — hands in {row.hand_rate:.0%} '
-                f"(left {left}, right {right} of {row.frames} frames){_thumbnail(run, row, Path(folder))}</div>"
+                f'<div class="card"><b>{_e(row.split)}/{_e(row.clip_id)}</b> — detected in {row.hand_rate:.0%} '
+                f"({_e(counts)} of {row.frames} frames){_thumbnail(run, row, Path(folder))}</div>"
             )
-    return (f"<h2>Lowest hand detection</h2><p>The {len(chosen)} clip(s) with the smallest (left + right hand frames) / (2 × frames).</p>"
+    return (f"<h2>Lowest hand detection</h2><p>The {len(chosen)} clip(s) with the smallest share of frames with each hand (left + right hand frames) / (2 × frames).</p>"
             f'<div class="cards">{"".join(cards)}</div>'), len(chosen)
 
 
@@ -235,11 +255,13 @@ def write_report(run: Path, out: Path, lowest: int = 8) -> ReportSummary:
         raise ReportError(f"{run}: not a signpose run (needs {RUN_INFO} and {INDEX})")
     if lowest < 0:
         raise ReportError(f"lowest must be 0 or more, not {lowest}")
+    reader = RunReader(run)
     try:
-        info = json.loads((run / RUN_INFO).read_text(encoding="utf-8"))
-        rows = _rows(run)
-        stats = _stats(run, rows)
-    except (OSError, ValueError) as error:
+        info = reader.run_info() or {}
+        rows = _rows(reader)
+        # a run killed before it finished has no stats yet: count them from the index
+        stats = reader.stats() or compute_stats(reader.records)
+    except OSError as error:
         raise ReportError(f"{run}: cannot read the run ({error})") from error
     lowest_html, thumbnails = _lowest(run, rows, lowest)
     failures_html, failed, partial = _failures(rows)

@@ -7,7 +7,7 @@ import platform
 import time
 from collections.abc import Callable
 from contextlib import closing
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import partial
 from importlib import metadata
@@ -17,10 +17,13 @@ from typing import Any, Literal
 from signpose import __version__
 from signpose.backends.base import Backend
 from signpose.clip import Clip, Dataset
-from signpose.estimator import EstimatorOptions, check_models, model_checksums
+from signpose.errors import StoreError
+from signpose.estimators import EstimatorSpec, make_estimator
+from signpose.machine import describe_machine
 from signpose.pipeline import ClipProcessor, check_access, failed_result
-from signpose.results import ClipResult, ClipStatus
-from signpose.store import RunStore, StoreError
+from signpose.reader import RunReader
+from signpose.results import ClipResult, ClipStatus, ErrorKind
+from signpose.store import INDEX, RunStore
 
 RunStatus = Literal["complete", "interrupted"]
 
@@ -50,6 +53,11 @@ class RunSummary:
     frame_failures: tuple[ClipResult, ...] = field(default=())
 
     @property
+    def internal_errors(self) -> tuple[ClipResult, ...]:
+        """Failed clips whose cause is a bug, not their input (tracebacks in OUT/logs/)."""
+        return tuple(r for r in self.failed if r.error_kind is ErrorKind.INTERNAL)
+
+    @property
     def frames_per_second(self) -> float:
         return self.frames_processed / self.elapsed if self.elapsed > 0 else 0.0
 
@@ -72,40 +80,37 @@ def _first_readable(clips: list[Clip], look: int = 20) -> Path | None:
 
 
 def _done_clips(store: RunStore) -> set[tuple[str, str]]:
-    """Clips whose latest record is a success with its file whole (checksum verified)."""
-    latest: dict[tuple[str, str], ClipResult] = {}
-    for result in store.iter_index():
-        # Only what is_done needs, so a large index does not sit in memory.
-        latest[result.key] = ClipResult(
-            split=result.split, clip_id=result.clip_id, status=result.status, source="",
-            pose_file=result.pose_file, checksum=result.checksum,
-        )
-    return {key for key, result in latest.items() if store.is_done(result)}
+    return RunReader(store.root).done_clips() if (store.root / INDEX).is_file() else set()
 
 
-def _check_same_options(previous: dict[str, Any] | None, options: EstimatorOptions, out: Path) -> None:
-    if previous is None or previous.get("options") == asdict(options):
+def _check_same_estimator(previous: dict[str, Any] | None, spec: EstimatorSpec, out: Path) -> None:
+    if previous is None:
         return
+    recorded = previous.get("estimator")
+    before = {"name": recorded.get("name"), "params": recorded.get("params")} if isinstance(recorded, dict) else None
+    if before == spec.to_json():
+        return
+    shown = f"{before['name']} {before['params']}" if before else "an older signpose (no estimator recorded)"
     raise StoreError(
-        f"{out}: holds a run made with other options ({previous.get('options')}); resuming with"
-        f" {asdict(options)} would mix them. Use --overwrite to start over, or another output folder."
+        f"{out}: holds a run made with other options ({shown}); resuming with {spec.name} {spec.options}"
+        " would mix them. Use --overwrite to start over, or another output folder."
     )
 
 
 def extract(
     dataset: Dataset,
     out: Path,
-    options: EstimatorOptions,
+    spec: EstimatorSpec,
     backend: Backend,
     overwrite: bool = False,
     on_progress: Callable[[Progress], None] | None = None,
     backend_name: str = "local",
 ) -> RunSummary:
     """Extract keypoints for every clip of ``dataset`` not already done in ``out``."""
-    check_models(options)
+    estimator = make_estimator(spec)  # checks the options and model files before any work
     store = RunStore(out)
     store.prepare(overwrite)
-    _check_same_options(store.read_run_info(), options, out)
+    _check_same_estimator(store.read_run_info(), spec, out)
 
     keys = list(dict.fromkeys((clip.split, clip.clip_id) for clip in dataset.clips))
     done = _done_clips(store)
@@ -113,11 +118,10 @@ def extract(
 
     info: dict[str, Any] = {
         "signpose_version": __version__,
-        "mediapipe_version": _version("mediapipe"),
         "pose_format_version": _version("pose-format"),
         "python_version": platform.python_version(),
-        "model_sha256": model_checksums(options),
-        "options": asdict(options),
+        "estimator": spec.to_json() | {"provenance": estimator.provenance()},
+        "machine": describe_machine(),
         "dataset_root": str(dataset.root),
         "layout": dataset.layout,
         "splits": list(dataset.splits),
@@ -140,9 +144,9 @@ def extract(
     report(Progress(0, len(todo), 0, 0.0))
     status: RunStatus = "complete"
     try:
-        with closing(backend.map_unordered(ClipProcessor(options, out), todo)) as outcomes:
+        with closing(backend.map_unordered(ClipProcessor(spec, out), todo)) as outcomes:
             for outcome in outcomes:
-                result = outcome.result if outcome.result is not None else failed_result(outcome.item, outcome.crash)
+                result = outcome.result if outcome.result is not None else failed_result(outcome.item, outcome.crash, ErrorKind.WORKER)
                 store.append(result)
                 frames += result.frames
                 processed += 1

@@ -15,17 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from signpose.keypoints import (
-    FACE_POINTS,
-    HAND_POINTS,
-    PARTS,
-    POSE_POINTS,
-    REFINED_FACE_POINTS,
-    ClipKeypoints,
-    Part,
-)
-from signpose.safepickle import SourceError, load_pickle
+from signpose.errors import SourceError
+from signpose.keypoints import ClipKeypoints
+from signpose.safepickle import load_pickle
 
+Part = str
+PARTS: tuple[Part, ...] = ("pose", "face", "left_hand", "right_hand")
+POSE_POINTS, FACE_POINTS, REFINED_FACE_POINTS, HAND_POINTS = 33, 468, 478, 21
 STATS_KEY = "stats"
 SPLIT_KEYS: tuple[str, ...] = ("image_paths", "keypoints", "video_ids")
 # Key order of a frame dict as the seed wrote it (dict equality ignores it; bytes do not).
@@ -52,20 +48,26 @@ def frame_name(path: str) -> str:
 
 @dataclass(frozen=True)
 class ClipArrays:
-    """One clip's frames as arrays, whatever the source: ``names`` (frame file names, the
-    match key within a clip), ``paths`` (image paths), ``present`` [frames, 4] bool (PARTS
-    order), ``values`` per part [frames, points, 3] (pose [frames, 33, 4] with visibility),
-    zeros where absent."""
+    """One clip's frames as arrays, whatever the source, for comparing: ``names`` (frame
+    file names, the match key within a clip; ``positional``: the source has none, frames
+    match by position), ``paths`` (image paths), per part ``present`` [frames] bool,
+    ``values`` [frames, points, 3 or 4] (x, y, z and, where the source has it, confidence),
+    zeros where absent, and ``point_names`` (None where the source does not name points)."""
 
     names: tuple[str, ...]
     paths: tuple[str, ...]
-    present: np.ndarray
+    present: dict[Part, np.ndarray]
     values: dict[Part, np.ndarray]
+    point_names: dict[Part, tuple[str, ...] | None]
+    positional: bool = False
 
 
 def clip_arrays(keypoints: ClipKeypoints) -> dict[Part, np.ndarray]:
-    """Per part ``[frames, n, 3]`` float32 (pose ``[frames, 33, 4]`` with visibility);
-    zeros where a part is absent."""
+    """The seed's four parts, ``[frames, n, 3]`` float32 (pose ``[frames, 33, 4]`` with
+    visibility); zeros where a part is absent."""
+    missing = [part for part in PARTS if part not in keypoints.layout.names]
+    if missing:
+        raise SourceError(f"keypoints of layout {keypoints.layout.describe()} lack the seed schema's {', '.join(missing)}")
     arrays: dict[Part, np.ndarray] = {part: keypoints.part(part) for part in PARTS}
     visibility = keypoints.part_confidence("pose")[:, :, None]
     arrays["pose"] = np.concatenate([arrays["pose"], visibility], axis=2).astype(np.float32, copy=False)
@@ -75,28 +77,36 @@ def clip_arrays(keypoints: ClipKeypoints) -> dict[Part, np.ndarray]:
 def clip_frames(keypoints: ClipKeypoints) -> list[Frame]:
     """One seed-schema frame dict per frame of the clip."""
     arrays = clip_arrays(keypoints)
-    columns = {part: PARTS.index(part) for part in FRAME_KEYS}
-    frames: list[Frame] = []
-    for index in range(keypoints.num_frames):
-        present = keypoints.present[index]
-        frames.append(
-            {
-                part: np.array(arrays[part][index], dtype=np.float32) if present[columns[part]] else None
-                for part in FRAME_KEYS
-            }
-        )
-    return frames
+    present = {part: keypoints.part_present(part) for part in FRAME_KEYS}
+    return [
+        {part: np.array(arrays[part][index], dtype=np.float32) if present[part][index] else None for part in FRAME_KEYS}
+        for index in range(keypoints.num_frames)
+    ]
 
 
-def keypoint_arrays(keypoints: ClipKeypoints, source: str, frame_names: Sequence[str]) -> ClipArrays:
-    paths = tuple(image_path(source, name) for name in frame_names)
-    return ClipArrays(tuple(frame_names), paths, keypoints.present, clip_arrays(keypoints))
+def keypoint_arrays(keypoints: ClipKeypoints, source: str, frame_names: Sequence[str] | None) -> ClipArrays:
+    """Every part of the layout as [frames, n, 4] (x, y, z, confidence). Without frame
+    names (a bare .pose file) frames are matched by position."""
+    positional = frame_names is None
+    names = tuple(f"#{i}" for i in range(keypoints.num_frames)) if positional else tuple(frame_names)
+    paths = tuple(f"{source}{name}" for name in names) if positional else tuple(image_path(source, n) for n in names)
+    values = {
+        part.name: np.concatenate([keypoints.part(part.name), keypoints.part_confidence(part.name)[:, :, None]], axis=2)
+        for part in keypoints.layout
+    }
+    return ClipArrays(
+        names, paths,
+        present={part: keypoints.part_present(part) for part in keypoints.layout.names},
+        values=values,
+        point_names={part.name: part.points for part in keypoints.layout},
+        positional=positional,
+    )  # fmt: skip
 
 
 def frame_arrays(frames: Sequence[Frame], paths: Sequence[str], where: str) -> ClipArrays:
     """Stack checked seed frame dicts (as float64: exact for any float input)."""
-    present = np.array([[frame[part] is not None for part in PARTS] for frame in frames], dtype=bool)
     values: dict[Part, np.ndarray] = {}
+    present: dict[Part, np.ndarray] = {}
     for part in PARTS:
         shapes = {frame[part].shape for frame in frames if frame[part] is not None}
         if len(shapes) > 1:
@@ -106,8 +116,9 @@ def frame_arrays(frames: Sequence[Frame], paths: Sequence[str], where: str) -> C
             if frame[part] is not None:
                 stacked[row] = frame[part]
         values[part] = stacked
+        present[part] = np.array([frame[part] is not None for frame in frames], dtype=bool)
     names = tuple(frame_name(path) for path in paths)
-    return ClipArrays(names, tuple(paths), present.reshape(len(frames), len(PARTS)), values)
+    return ClipArrays(names, tuple(paths), present, values, {part: None for part in PARTS})
 
 
 def group_frames(video_ids: Sequence[str], image_paths: Sequence[str], where: str) -> dict[str, list[int]]:

@@ -17,19 +17,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from signpose.keypoints import PARTS
+from signpose.errors import StoreError
 from signpose.results import ClipResult, ClipStatus
 
 INDEX = "index.jsonl"
 STATS = "stats.json"
 RUN_INFO = "run.json"
+LOGS = "logs"
 POSE_SUFFIX = ".pose"
 TMP_MARK = ".tmp-"
-
-
-class StoreError(Exception):
-    """The output folder cannot be used (or a clip would be written outside it)."""
-
 
 def safe_name(name: str, what: str) -> str:
     """Refuse names that would place a file outside its folder."""
@@ -93,6 +89,12 @@ class RunStore:
         _write_atomic(self.root / relpath, data)
         return relpath, hashlib.sha256(data).hexdigest()
 
+    def write_log(self, split: str, clip_id: str, text: str) -> str:
+        """Keep a clip's internal-error traceback; returns its path relative to the run."""
+        relpath = f"{LOGS}/{safe_name(split, 'split')}/{safe_name(clip_id, 'clip id')}.txt"
+        _write_atomic(self.root / relpath, text.encode("utf-8", "replace"))
+        return relpath
+
     def write_probe(self, host: str) -> None:
         """Prove this machine can write into the run folder (then clean up)."""
         probe = self.root / f".probe{TMP_MARK}{host}-{os.getpid()}"
@@ -121,6 +123,8 @@ class RunStore:
                 (self.root / name).unlink(missing_ok=True)
             for pose in self.root.glob(f"*/*{POSE_SUFFIX}"):
                 pose.unlink()
+            for log in self.root.glob(f"{LOGS}/*/*.txt"):
+                log.unlink()
         self.remove_temporaries()
 
     def remove_temporaries(self) -> list[Path]:
@@ -180,7 +184,8 @@ class RunStore:
             latest.pop(result.key, None)  # re-insert: a clip of an earlier run keeps its latest place
             latest[result.key] = (offset, length)
         wanted = [key for key in dict.fromkeys(order) if key in latest]
-        keys = wanted + [key for key in latest if key not in set(wanted)]
+        chosen = set(wanted)
+        keys = wanted + [key for key in latest if key not in chosen]
         stats = StatsCounter()
         source = self.root / INDEX
         if source.exists():
@@ -214,17 +219,13 @@ class StatsCounter:
     def add(self, result: ClipResult | None) -> None:
         if result is None:
             return
-        split = self.stats.setdefault(
-            result.split,
-            {"clips": 0, "frames": 0, "failed_clips": 0, "failed_frames": 0}
-            | {f"frames_with_{part}": 0 for part in PARTS},
-        )
+        split = self.stats.setdefault(result.split, {"clips": 0, "frames": 0, "failed_clips": 0, "failed_frames": 0})
         split["clips"] += 1
         split["frames"] += result.frames
         split["failed_clips"] += result.status is ClipStatus.FAILED
         split["failed_frames"] += result.failed_frames
-        for part in PARTS:
-            split[f"frames_with_{part}"] += getattr(result.detected, part)
+        for part, count in result.detected.items():
+            split[f"frames_with_{part}"] = split.get(f"frames_with_{part}", 0) + count
 
 
 def compute_stats(results: Iterable[ClipResult]) -> dict[str, dict[str, int]]:

@@ -28,7 +28,7 @@ from signpose.backends import BackendError  # noqa: E402
 from signpose.backends.local import LocalBackend  # noqa: E402
 from signpose.backends.ray import RayBackend, death_reason  # noqa: E402
 from signpose.clip import Dataset  # noqa: E402
-from signpose.estimator import EstimatorOptions  # noqa: E402
+from signpose.estimators import EstimatorSpec  # noqa: E402
 from signpose.runner import extract  # noqa: E402
 from tests.backends import local_helpers as helpers  # noqa: E402
 from tests.conftest import require_testdata  # noqa: E402
@@ -162,7 +162,7 @@ def dataset(tmp_path_factory) -> Dataset:
 @pytest.fixture(scope="module")
 def local_run(dataset: Dataset, tmp_path_factory) -> dict[str, bytes]:
     out = tmp_path_factory.mktemp("local") / "run"
-    summary = extract(dataset, out, EstimatorOptions(), LocalBackend(1))
+    summary = extract(dataset, out, EstimatorSpec(), LocalBackend(1))
     assert summary.status == "complete" and not summary.failed
     return run_files(out)
 
@@ -176,7 +176,7 @@ def run_files(out: Path) -> dict[str, bytes]:
 
 
 def test_extract_on_ray_equals_local(local_ray, dataset: Dataset, local_run: dict, tmp_path: Path) -> None:
-    summary = extract(dataset, tmp_path / "run", EstimatorOptions(), RayBackend(2), backend_name="ray")
+    summary = extract(dataset, tmp_path / "run", EstimatorSpec(), RayBackend(2), backend_name="ray")
     assert (summary.status, summary.clips_processed, summary.clips_retried, summary.failed) == ("complete", CLIPS, 0, ())
     assert run_files(tmp_path / "run") == local_run
 
@@ -377,9 +377,10 @@ def test_without_ray_the_error_says_how_to_install(tmp_path: Path) -> None:
         sys.meta_path.insert(0, NoRay())
         from signpose.backends import make_backend
         from signpose.cli import main
+        from signpose.errors import BackendError
         try:
             make_backend("ray")
-        except ImportError as error:
+        except BackendError as error:
             print(error)
         print(main(["extract", {str(tmp_path / "data")!r}, "-o", {str(tmp_path / "out")!r}, "--backend", "ray"]))
         """

@@ -8,7 +8,7 @@ from typing import get_args
 
 import pytest
 
-import signpose.clip
+import signpose.errors
 from signpose.datasets import LAYOUTS, READERS, DatasetError, Layout, detect_layout, open_dataset
 
 T_ROW = "n1|n1/1/*.png|-1|-1|Signer01|GLOSS|übersetzung"
@@ -38,7 +38,7 @@ def write_folder(base: Path) -> None:
 def test_layout_names_match_readers() -> None:
     assert LAYOUTS == get_args(Layout)
     assert LAYOUTS == ("auto", *(reader.name for reader in READERS))
-    assert DatasetError is signpose.clip.DatasetError
+    assert DatasetError is signpose.errors.DatasetError
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,9 @@ import pytest
 from signpose.clip import Clip
 from signpose.datasets import DatasetError, list_frames, open_dataset
 
-TESTDATA = Path(__file__).resolve().parents[2].parent / "shared" / "testdata"
-PHOENIX = TESTDATA / "phoenix"
+from tests.testdata import locate, testdata  # PHOENIX is research-use: only in ../shared/testdata
+
+PHOENIX = locate("phoenix")
 T_DIR = PHOENIX / "PHOENIX-2014-T"
 MS_DIR = PHOENIX / "phoenix-2014-multisigner"
 SAMPLE_RELEASE = PHOENIX / "sample-2014T" / "PHOENIX-2014-T-release-v3"
@@ -36,9 +37,7 @@ MS_ROWS = [
 
 @pytest.fixture
 def phoenix() -> Path:
-    if not PHOENIX.is_dir():
-        pytest.skip(f"needs ../shared/testdata ({TESTDATA}) for real PHOENIX annotations")
-    return PHOENIX
+    return testdata("phoenix")  # skips, naming it, if absent
 
 
 def t_csv(base: Path, split: str) -> Path:

@@ -20,7 +20,10 @@ def make_backend(name: BackendName, workers: int | None = None, ray_address: str
 
         return LocalBackend(workers or default_workers())
     if name == "ray":
-        from signpose.backends.ray import RayBackend
+        try:
+            from signpose.backends.ray import RayBackend
+        except ImportError as error:
+            raise BackendError(str(error)) from error
 
         return RayBackend(workers, address=ray_address)
     raise ValueError(f"unknown backend {name!r} (choose local or ray)")

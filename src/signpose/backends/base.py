@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
+from signpose.errors import BackendError
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -24,10 +26,6 @@ class Outcome(Generic[T, R]):
     result: R | None
     crash: str | None = None
     attempts: int = 1
-
-
-class BackendError(Exception):
-    """The backend cannot run the work (workers cannot see the data, no cluster...)."""
 
 
 class Backend(Protocol):

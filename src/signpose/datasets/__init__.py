@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from signpose.clip import Clip, Dataset, DatasetError
+from signpose.clip import Clip, Dataset
+from signpose.errors import DatasetError
 from signpose.datasets import folder, phoenix, video
 from signpose.datasets.frames import IMAGE_EXTENSIONS, list_frames, natural_key
 

@@ -6,7 +6,8 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from signpose.clip import Clip, DatasetError
+from signpose.clip import Clip
+from signpose.errors import DatasetError
 from signpose.datasets.frames import is_image_name, natural_key
 
 ALL_SPLIT = "all"

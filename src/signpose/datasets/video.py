@@ -24,7 +24,8 @@ import os
 from collections.abc import Iterable
 from pathlib import Path, PurePath
 
-from signpose.clip import Clip, DatasetError
+from signpose.clip import Clip
+from signpose.errors import DatasetError
 from signpose.datasets.frames import is_image_name, natural_key
 
 VIDEO_EXTENSIONS: frozenset[str] = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm"})

@@ -1,0 +1,49 @@
+"""Estimators: frames in, keypoints out. The rest of signpose knows them only by
+``EstimatorSpec`` and the ``Estimator`` protocol.
+
+A spec's name is a registered name (``mediapipe``, the default; ``torch``) or an import
+path ``package.module:factory`` for an estimator of your own; the factory is called with
+the spec's params as keyword arguments.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from signpose.errors import EstimatorError
+from signpose.estimators.base import Estimator, EstimatorSpec
+
+REGISTRY: dict[str, str] = {
+    "mediapipe": "signpose.estimators.mediapipe:MediaPipeHolistic",
+    "torch": "signpose.estimators.torch_holistic:TorchHolisticEstimator",
+}
+DEFAULT = "mediapipe"
+
+
+def _factory(name: str) -> Any:
+    target = REGISTRY.get(name, name)
+    module_name, _, attribute = target.partition(":")
+    if not attribute:
+        raise EstimatorError(f"unknown estimator {name!r} (choose from {', '.join(REGISTRY)}, or give module:factory)")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise EstimatorError(f"estimator {name!r} cannot be loaded: {error}") from error
+    try:
+        return getattr(module, attribute)
+    except AttributeError as error:
+        raise EstimatorError(f"estimator {name!r}: {module_name} has no {attribute}") from error
+
+
+def make_estimator(spec: EstimatorSpec) -> Estimator:
+    """The estimator a spec names, built (models load later, on the first clip).
+    EstimatorError for an unknown name, option or a missing model file."""
+    factory = _factory(spec.name)
+    try:
+        return factory(**spec.options)
+    except TypeError as error:
+        raise EstimatorError(f"estimator {spec.name!r}: {error}") from error
+
+
+__all__ = ["DEFAULT", "REGISTRY", "Estimator", "EstimatorSpec", "make_estimator"]

@@ -1,0 +1,229 @@
+"""MediaPipe Holistic (the default estimator): body 33, face 468 or 478, two hands 21 each,
+and the body's world landmarks (33, metres), as pose-format's own Holistic output lays
+them out."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from signpose.errors import EstimatorError
+from signpose.keypoints import ClipKeypoints
+from signpose.layout import KeypointLayout, PartLayout, part_name
+
+Mode = Literal["image", "video"]
+MODES = ("image", "video")
+WORLD = "pose_world"
+_POSE_LANDMARK_MODELS = {0: "pose_landmark_lite.tflite", 1: "pose_landmark_full.tflite", 2: "pose_landmark_heavy.tflite"}
+# Where MediaPipe publishes the pose models its wheel leaves out.
+_MODEL_STORAGE = "https://storage.googleapis.com/mediapipe-assets/"
+
+
+def mediapipe_root() -> Path:
+    # Located, not imported: importing mediapipe costs the driver 0.3 s and 50 MB for nothing.
+    spec = importlib.util.find_spec("mediapipe")
+    if spec is None or not spec.submodule_search_locations:
+        raise EstimatorError("mediapipe is not installed: pip install 'mediapipe==0.10.21'")
+    return Path(next(iter(spec.submodule_search_locations))).resolve()
+
+
+def holistic_layout(*, refine_face: bool = False, world_landmarks: bool = True) -> KeypointLayout:
+    """The layout of pose-format's own Holistic files (``holistic_components``), so our
+    headers are byte-identical to its output; without world landmarks, today's 543 points."""
+    from pose_format.utils.holistic import holistic_components
+
+    parts = tuple(
+        PartLayout(
+            name=part_name(component.name),
+            component=component.name,
+            points=tuple(component.points),
+            limbs=tuple((int(a), int(b)) for a, b in component.limbs),
+            colours=tuple(tuple(int(v) for v in colour) for colour in component.colors),
+            space="world" if component.name == "POSE_WORLD_LANDMARKS" else "image",
+        )
+        for component in holistic_components("XYZC", 10 if refine_face else 0)
+    )
+    layout = KeypointLayout(parts)
+    return layout if world_landmarks else layout.without(WORLD)
+
+
+def model_files(*, model_complexity: int = 1, refine_face: bool = False) -> list[Path]:
+    """The model files Holistic opens for these options (measured with strace on 0.10.21)."""
+    modules = mediapipe_root() / "modules"
+    face = "face_landmark_with_attention.tflite" if refine_face else "face_landmark.tflite"
+    return [
+        modules / "pose_detection" / "pose_detection.tflite",
+        modules / "pose_landmark" / _POSE_LANDMARK_MODELS[model_complexity],
+        modules / "face_detection" / "face_detection_short_range.tflite",
+        modules / "face_landmark" / face,
+        modules / "holistic_landmark" / "hand_recrop.tflite",
+        modules / "hand_landmark" / "hand_landmark_full.tflite",
+    ]
+
+
+def check_models(*, model_complexity: int = 1, refine_face: bool = False) -> None:
+    """Fail before any work when a model is missing: mediapipe would try to download it
+    (model_complexity 0 and 2 are not in the 0.10.21 wheel), which cannot work offline
+    and would otherwise fail inside every worker."""
+    if model_complexity not in _POSE_LANDMARK_MODELS:
+        raise EstimatorError(f"model-complexity must be 0, 1 or 2, not {model_complexity}")
+    missing = [path for path in model_files(model_complexity=model_complexity, refine_face=refine_face) if not path.is_file()]
+    if missing:
+        names = ", ".join(path.name for path in missing)
+        raise EstimatorError(
+            f"model file(s) missing from the installed mediapipe: {', '.join(map(str, missing))}."
+            f" mediapipe 0.10.21 ships only model_complexity=1; for {model_complexity} download"
+            f" {names} from MediaPipe's public model storage ({_MODEL_STORAGE}{missing[0].name}) and place"
+            " it at that path, or use --model-complexity 1."
+        )
+
+
+@contextmanager
+def _quiet_native_logs() -> Iterator[None]:
+    """MediaPipe's C++ side writes warnings straight to file descriptor 2 whenever a graph
+    starts (one per model, every clip); on a long run they would bury the progress and the
+    real errors. Errors still surface as Python exceptions."""
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+class MediaPipeHolistic:
+    """One Holistic graph, reused clip after clip.
+
+    A Holistic graph keeps state between calls even in static image mode, so each clip
+    starts on a reset graph and its frames go in order: a clip's keypoints then depend on
+    that clip alone, never on which worker ran it or what it ran before.
+    """
+
+    def __init__(
+        self,
+        *,
+        mode: Mode = "image",
+        refine_face: bool = False,
+        model_complexity: int = 1,
+        min_detection_confidence: float = 0.5,
+        min_tracking_confidence: float = 0.5,
+        world_landmarks: bool = True,
+    ) -> None:
+        if mode not in MODES:
+            raise EstimatorError(f"mode must be image or video, not {mode!r}")
+        for name, value in (("min_detection_confidence", min_detection_confidence), ("min_tracking_confidence", min_tracking_confidence)):
+            if not 0.0 <= value <= 1.0:
+                raise EstimatorError(f"{name.replace('_', '-')} must be between 0 and 1, not {value}")
+        self.mode = mode
+        self.refine_face = bool(refine_face)
+        self.model_complexity = model_complexity
+        self.min_detection_confidence = min_detection_confidence
+        self.min_tracking_confidence = min_tracking_confidence
+        self.world_landmarks = bool(world_landmarks)
+        check_models(model_complexity=model_complexity, refine_face=self.refine_face)
+        self._holistic = None
+
+    # -- models -----------------------------------------------------------------------------
+    def model_files(self) -> list[Path]:
+        return model_files(model_complexity=self.model_complexity, refine_face=self.refine_face)
+
+    def provenance(self) -> dict[str, Any]:
+        from importlib import metadata
+
+        return {
+            "mediapipe_version": metadata.version("mediapipe"),
+            "model_sha256": {path.name: _sha256(path) for path in self.model_files()},
+        }
+
+    @cached_property
+    def layout(self) -> KeypointLayout:
+        return holistic_layout(refine_face=self.refine_face, world_landmarks=self.world_landmarks)
+
+    # -- work -------------------------------------------------------------------------------
+    @property
+    def holistic(self):
+        if self._holistic is None:
+            from mediapipe.python.solutions.holistic import Holistic
+
+            with _quiet_native_logs():
+                self._holistic = Holistic(
+                    static_image_mode=self.mode == "image",
+                    model_complexity=self.model_complexity,
+                    refine_face_landmarks=self.refine_face,
+                    min_detection_confidence=self.min_detection_confidence,
+                    min_tracking_confidence=self.min_tracking_confidence,
+                )
+        return self._holistic
+
+    def close(self) -> None:
+        if self._holistic is not None:
+            self._holistic.close()
+            self._holistic = None
+
+    def estimate_clip(self, frames: Iterable[np.ndarray | None], fps: float) -> ClipKeypoints:
+        """Keypoints for one clip's frames, in order. ``None`` marks a frame that could not
+        be decoded: it gets no keypoints (confidence 0) and is not shown to the model."""
+        holistic = self.holistic
+        with _quiet_native_logs():
+            holistic.reset()
+        layout = self.layout
+        points: list[np.ndarray] = []
+        confidence: list[np.ndarray] = []
+        present: list[np.ndarray] = []
+        width = height = 0
+        for image in frames:
+            frame_points = np.zeros((layout.total, 3), np.float32)
+            frame_confidence = np.zeros(layout.total, np.float32)
+            frame_present = np.zeros(len(layout.parts), bool)
+            if image is not None:
+                if not width:
+                    height, width = image.shape[:2]
+                    with _quiet_native_logs():  # the graph's models load on the first frame
+                        results = holistic.process(image)
+                else:
+                    results = holistic.process(image)
+                self._fill(results, frame_points, frame_confidence, frame_present)
+            points.append(frame_points)
+            confidence.append(frame_confidence)
+            present.append(frame_present)
+        if not points:
+            return ClipKeypoints.empty(layout, fps)
+        return ClipKeypoints(
+            points=np.stack(points), confidence=np.stack(confidence), present=np.stack(present),
+            width=width, height=height, fps=fps, layout=layout,
+        )  # fmt: skip
+
+    def _fill(self, results, points: np.ndarray, confidence: np.ndarray, present: np.ndarray) -> None:
+        found = {
+            "pose": results.pose_landmarks,
+            "face": results.face_landmarks,
+            "left_hand": results.left_hand_landmarks,
+            "right_hand": results.right_hand_landmarks,
+            WORLD: results.pose_world_landmarks,
+        }
+        layout = self.layout
+        for column, part in enumerate(layout.parts):
+            landmarks = found[part.name]
+            if landmarks is None:
+                continue
+            where = layout.slices[part.name]
+            marks = landmarks.landmark[: part.size]
+            points[where] = [(p.x, p.y, p.z) for p in marks]
+            # As pose-format's Holistic output: visibility for body points, 1 for the rest.
+            confidence[where] = [p.visibility for p in marks] if part.name in ("pose", WORLD) else 1.0
+            present[column] = True
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
