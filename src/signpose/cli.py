@@ -147,7 +147,7 @@ def _estimator_spec(args: argparse.Namespace):
 
 
 def run_extract(args: argparse.Namespace) -> int:
-    from signpose.backends import make_backend
+    from signpose.backends import make_backend, plan_workers
     from signpose.datasets import open_dataset
     from signpose.progress import format_progress
     from signpose.runner import extract
@@ -156,7 +156,13 @@ def run_extract(args: argparse.Namespace) -> int:
         return _error(f"--workers must be at least 1, not {args.workers}")
     spec = _estimator_spec(args)
     dataset = open_dataset(args.dataset, args.layout, args.splits, args.max_samples_per_split)
-    backend = make_backend(args.backend, args.workers, args.ray_address)
+    workers = args.workers
+    if args.backend == "local":
+        plan = plan_workers(args.workers)
+        if plan.note:
+            print(f"signpose: note: {plan.note}", file=sys.stderr)
+        workers = plan.workers
+    backend = make_backend(args.backend, workers, args.ray_address)
     show = not args.quiet and sys.stderr.isatty()
 
     def on_progress(progress) -> None:

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from typing import Literal
 
 from signpose.backends.base import Backend, BackendError, Outcome
+from signpose.backends.workers import WorkerPlan, default_workers, plan_workers
 
 BackendName = Literal["local", "ray"]
-
-
-def default_workers() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def make_backend(name: BackendName, workers: int | None = None, ray_address: str | None = None) -> Backend:
     if name == "local":
         from signpose.backends.local import LocalBackend
 
-        return LocalBackend(workers or default_workers())
+        return LocalBackend(plan_workers(workers).workers)
     if name == "ray":
         try:
             from signpose.backends.ray import RayBackend
@@ -29,4 +25,4 @@ def make_backend(name: BackendName, workers: int | None = None, ray_address: str
     raise ValueError(f"unknown backend {name!r} (choose local or ray)")
 
 
-__all__ = ["Backend", "BackendError", "BackendName", "Outcome", "default_workers", "make_backend"]
+__all__ = ["Backend", "BackendError", "BackendName", "Outcome", "WorkerPlan", "default_workers", "make_backend", "plan_workers"]
