@@ -117,3 +117,94 @@ def test_garbage_and_truncated_files(tmp_path, content, reason):
 def test_missing_file(tmp_path):
     with pytest.raises(SourceError, match="cannot open"):
         load_pickle(tmp_path / "absent.pkl")
+
+
+# -- a pickle cannot change what the next load gets (issue #9, item 8) ---------------------
+
+
+def _unicode(text: str) -> bytes:
+    data = text.encode("utf-8")
+    return pickle.BINUNICODE + len(data).to_bytes(4, "little") + data
+
+
+def _build_on_global(module: str, name: str, state: bytes) -> bytes:
+    """PROTO 2; GLOBAL module.name; <state>; BUILD; STOP: a pickle that loads a global the
+    schema allows and then sets attributes on the very object it was handed."""
+    return pickle.PROTO + b"\x02" + pickle.GLOBAL + f"{module}\n{name}\n".encode() + state + pickle.BUILD + pickle.STOP
+
+
+# (None, {'__defaults__': ()}): slot state, applied with setattr
+_CLEAR_DEFAULTS = pickle.NONE + pickle.EMPTY_DICT + _unicode("__defaults__") + pickle.EMPTY_TUPLE + pickle.SETITEM + pickle.TUPLE2
+# {'poisoned': True}: instance state, merged into the object's __dict__
+_POISON_DICT = pickle.EMPTY_DICT + _unicode("poisoned") + pickle.NEWTRUE + pickle.SETITEM
+
+
+@pytest.mark.parametrize(
+    ("module", "name", "state"),
+    [
+        ("_codecs", "encode", _CLEAR_DEFAULTS),
+        ("_codecs", "encode", _POISON_DICT),
+        ("__builtin__", "bytes", _POISON_DICT),
+        ("numpy.core.numeric", "_frombuffer", _POISON_DICT),
+        ("numpy.core.numeric", "_frombuffer", _CLEAR_DEFAULTS),
+        ("numpy.core.multiarray", "_reconstruct", _POISON_DICT),
+        ("numpy", "dtype", _POISON_DICT),
+    ],
+    ids=["codecs-defaults", "codecs-dict", "bytes-dict", "frombuffer-dict", "frombuffer-defaults", "reconstruct-dict", "dtype-dict"],
+)
+def test_pickle_setting_attributes_on_a_global_changes_nothing_for_the_next_load(tmp_path, module, name, state):
+    import importlib
+    import pickletools
+
+    import signpose.safepickle as safepickle
+
+    hostile = _build_on_global(module, name, state)
+    pickletools.dis(hostile, out=open(os.devnull, "w"))  # a well-formed pickle
+    real = getattr(importlib.import_module(module.replace("__builtin__", "builtins")), name)
+    defaults_before = getattr(real, "__defaults__", None)
+    path = tmp_path / "hostile.pkl"
+    path.write_bytes(hostile)
+    try:
+        with pytest.raises(SourceError):
+            load_pickle(path)
+        # nothing any module holds was changed ...
+        assert not hasattr(real, "poisoned") and getattr(real, "__defaults__", None) == defaults_before
+        for helper in ("_latin1_encode", "_empty_bytes"):
+            assert not hasattr(getattr(safepickle, helper, None), "poisoned")
+        # ... and the next legitimate file (protocol 2: _codecs.encode, numpy) loads as ever
+        good = tmp_path / "good.pkl"
+        for protocol in (2, 5):
+            good.write_bytes(pickle.dumps({"a": np.arange(6, dtype=np.float32).reshape(2, 3), "b": b""}, protocol=protocol))
+            loaded = load_pickle(good)
+            np.testing.assert_array_equal(loaded["a"], np.arange(6, dtype=np.float32).reshape(2, 3))
+            assert loaded["b"] == b""
+    finally:  # on code that let the pickle through, leave the process as it was
+        for target in (real, getattr(safepickle, "_latin1_encode", None), getattr(safepickle, "_empty_bytes", None)):
+            if target is not None and "poisoned" in getattr(target, "__dict__", {}):
+                del target.poisoned
+        if hasattr(real, "__defaults__") and real.__defaults__ != defaults_before:
+            real.__defaults__ = defaults_before
+        fn = getattr(safepickle, "_latin1_encode", None)
+        if fn is not None and fn.__defaults__ != ("latin1", "strict"):
+            fn.__defaults__ = ("latin1", "strict")
+
+
+def test_each_load_gets_its_own_globals(tmp_path):
+    from signpose.safepickle import _RestrictedUnpickler
+
+    one = _RestrictedUnpickler(open(os.devnull, "rb"), tmp_path / "a.pkl")
+    two = _RestrictedUnpickler(open(os.devnull, "rb"), tmp_path / "b.pkl")
+    for module, name in [("_codecs", "encode"), ("builtins", "bytes"), ("numpy.core.multiarray", "_reconstruct"), ("numpy", "dtype")]:
+        first, second = one.find_class(module, name), two.find_class(module, name)
+        assert first is not second
+        with pytest.raises((AttributeError, pickle.UnpicklingError)):
+            first.anything = 1
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path):
+    from tests.test_decode import finishes
+
+    fifo = tmp_path / "seed.pkl"
+    os.mkfifo(fifo)
+    with pytest.raises(SourceError, match="not a regular file"):
+        finishes(lambda: load_pickle(fifo), fifo)

@@ -106,3 +106,65 @@ def test_frame_arrays_round_trip_keypoint_arrays():
         np.testing.assert_array_equal(stacked.present[part], direct.present[part])
         columns = stacked.values[part].shape[2]  # the seed keeps confidence for the body only
         np.testing.assert_array_equal(stacked.values[part], direct.values[part][..., :columns])
+
+
+# -- stats of a seed pickle are checked before use (issue #9, item 8) ---------------------
+
+
+def _cyclic() -> dict:
+    stats: dict = {}
+    stats["train"] = stats
+    return stats
+
+
+def _deep() -> dict:
+    inner: dict = {}
+    outer = inner
+    for _ in range(100_000):
+        inner = {"x": inner}
+    return {"train": inner, "dev": outer}
+
+
+@pytest.mark.parametrize(
+    "stats",
+    [
+        {"train": {"clips": "3"}},
+        {"train": {"clips": True}},
+        {"train": {"clips": -1}},
+        {"train": {"clips": 10**5000}},
+        {"train": {"clips": 1.5}},
+        {"train": [1, 2]},
+        {3: {"clips": 1}},
+        {"train": {3: 1}},
+        {"train": {"clips": {"nested": 1}}},
+        {f"split{i}": {} for i in range(10_001)},
+        {"train": {f"n{i}": 1 for i in range(10_001)}},
+    ],
+    ids=["str", "bool", "negative", "huge", "float", "list", "int-split", "int-name", "nested", "many-splits", "many-names"],
+)
+def test_check_pickle_refuses_stats_not_of_split_name_count(stats):
+    with pytest.raises(SourceError) as caught:
+        check_pickle({"stats": stats}, "x.pkl")
+    assert "x.pkl" in str(caught.value) and "stats" in str(caught.value)
+
+
+def test_check_pickle_refuses_cyclic_and_deep_stats_at_once():
+    for stats in (_cyclic(), _deep()):
+        with pytest.raises(SourceError, match="stats"):
+            check_pickle({"stats": stats}, "x.pkl")
+
+
+def test_check_pickle_accepts_real_stats():
+    stats = {"train": {"clips": 3, "frames": 13, "failed_clips": 1, "failed_frames": 0, "frames_with_pose": 13}, "dev": {}}
+    assert check_pickle({"stats": stats}, "x.pkl") == {}
+
+
+def test_seed_pickle_load_with_hostile_stats_is_a_source_error(tmp_path):
+    import pickle
+
+    from signpose.seedschema import SeedPickle
+
+    path = tmp_path / "seed.pkl"
+    path.write_bytes(pickle.dumps({"stats": _cyclic()}))
+    with pytest.raises(SourceError, match="stats"):
+        SeedPickle.load(path)

@@ -7,7 +7,9 @@ handful numpy needs to rebuild arrays, so a hostile file is refused before anyth
 from __future__ import annotations
 
 import importlib
+import os
 import pickle
+import stat
 import struct
 from pathlib import Path
 from typing import Any
@@ -124,14 +126,14 @@ def _globals() -> dict[tuple[str, str], Any]:
     class (``_reconstruct`` needs it; numpy's types refuse attribute changes)."""
     import numpy
 
+    empty_bytes = _EmptyBytes()
     table: dict[tuple[str, str], Any] = {
         ("_codecs", "encode"): _Latin1Encode(),
-        ("builtins", "bytes"): _EmptyBytes(),
-        ("__builtin__", "bytes"): None,
+        ("builtins", "bytes"): empty_bytes,
+        ("__builtin__", "bytes"): empty_bytes,  # protocol 0-2 spelling
         ("numpy", "ndarray"): numpy.ndarray,
         ("numpy", "dtype"): _DType(),
     }
-    table[("__builtin__", "bytes")] = table[("builtins", "bytes")]
     for prefix in ("numpy.core.", "numpy._core."):
         for (sub, name), kind in _NUMPY_CORE.items():
             table[(prefix + sub, name)] = kind()
@@ -172,9 +174,14 @@ def load_pickle(path: Path) -> Any:
     """
     path = Path(path)
     try:
-        handle = path.open("rb")
+        # Non-blocking, and checked on the descriptor: a FIFO or device is refused, not waited on.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError as error:
         raise SourceError(f"{path}: cannot open ({error.strerror or error})") from error
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise SourceError(f"{path}: cannot open (not a regular file)")
+    handle = os.fdopen(fd, "rb")
     with handle:
         try:
             return _RestrictedUnpickler(handle, path).load()

@@ -17,6 +17,7 @@ import numpy as np
 
 from signpose.errors import SourceError
 from signpose.keypoints import ClipKeypoints
+from signpose.results import check_stats
 from signpose.safepickle import load_pickle
 
 Part = str
@@ -193,6 +194,10 @@ def check_pickle(data: Any, where: str) -> dict[str, dict[str, list[Any]]]:
     stats = data.get(STATS_KEY, {})
     if not isinstance(stats, dict):
         raise SourceError(f"{where}: 'stats' is a {type(stats).__name__}, expected a dict")
+    try:  # before anything compares or prints them: a hostile 'stats' could be deep, cyclic or huge
+        check_stats(stats)
+    except ValueError as error:
+        raise SourceError(f"{where}: 'stats' not of the schema: {error}") from error
     splits = {key: value for key, value in data.items() if key != STATS_KEY}
     for split, value in splits.items():
         check_split(split, value, where)
