@@ -45,8 +45,9 @@ def _add_extract(commands) -> None:
                         help="worker processes (default: all cores)")
     parser.add_argument("--estimator", choices=sorted(REGISTRY), default="mediapipe",
                         help="mediapipe: MediaPipe Holistic on the CPU (default); torch: the same networks batched in PyTorch (GPU)")
-    parser.add_argument("--mode", choices=["image", "video"], default="image",
-                        help="image: every frame on its own (default); video: track between frames (faster, smoother)")
+    parser.add_argument("--mode", choices=["image", "video", "frame"], default="image",
+                        help="image: static image mode, each clip on a fresh graph (default); video: track between frames"
+                             " (faster, smoother); frame: every frame on a fresh graph, a function of its own pixels alone")
     parser.add_argument("--refine-face", action="store_true", help="478 face points (adds irises)")
     parser.add_argument("--no-world-landmarks", dest="world_landmarks", action="store_false",
                         help="leave out POSE_WORLD_LANDMARKS: 543-point files as signpose 0.1 wrote them (default: the standard 576)")

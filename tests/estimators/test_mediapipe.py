@@ -1,4 +1,4 @@
-"""HolisticEstimator against real MediaPipe: accuracy against MediaPipe's own reference
+"""The MediaPipe estimator against real MediaPipe: accuracy against MediaPipe's own reference
 landmarks, determinism per clip (the reset graph), failed frames, and the model check."""
 
 from __future__ import annotations
@@ -21,10 +21,12 @@ PARTS = ("pose", "face", "left_hand", "right_hand", "pose_world")
 ModelUnavailable = EstimatorError
 
 
+from tests.testdata import locate, testdata  # tests/data, else ../shared/testdata
+
+
 def model_checksums(**options) -> dict[str, str]:
     return MediaPipeHolistic(**options).provenance()["model_sha256"]
 
-from tests.testdata import locate  # tests/data, else ../shared/testdata
 
 ORACLE = locate("mediapipe_oracle")
 SIGNING_VIDEO = locate("signing", "slp_site_asl_different.mp4")
@@ -315,3 +317,85 @@ def test_shipped_models_are_present_and_checksummed() -> None:
     assert all(len(value) == 64 and int(value, 16) >= 0 for value in sums.values())
     refined = model_checksums(refine_face=True)
     assert "face_landmark_with_attention.tflite" in refined and "face_landmark.tflite" not in refined
+
+
+# -- a fresh graph per clip, cheaply ---------------------------------------------------------
+
+
+def _clip_frames(name: str, size: tuple[int, int] | None = (210, 260)) -> list[np.ndarray]:
+    capture = cv2.VideoCapture(str(testdata("signing", name)))
+    frames = []
+    while True:
+        ok, bgr = capture.read()
+        if not ok:
+            break
+        frames.append(np.ascontiguousarray((cv2.resize(bgr, size) if size else bgr)[..., ::-1]))
+    capture.release()
+    return frames
+
+
+SHIPPED_CLIPS = ("slp_site_asl_different.mp4", "slp_site_asl_house.mp4", "slp_site_asl_wrong_what.mp4", "slp_pose_test_video.mp4")
+
+
+@pytest.mark.parametrize("mode", ["image", "video"])
+def test_every_clip_equals_a_fresh_graph_whatever_ran_before(mode) -> None:
+    """Every frame of the real test clips (PHOENIX size), each clip run after another one on
+    one long-lived estimator, is bitwise what a fresh graph gives for that clip. Image mode
+    gets there with one blank frame (CLEAR_FRAME), video mode with reset()."""
+    clips = {name: _clip_frames(name) for name in SHIPPED_CLIPS}
+    order = [*SHIPPED_CLIPS, SHIPPED_CLIPS[0]]  # the last one again, after all the others
+    reused = MediaPipeHolistic(mode=mode)
+    try:
+        ours = [reused.estimate_clip(clips[name], 25.0) for name in order]
+    finally:
+        reused.close()
+    frames = 0
+    for name, got in zip(order, ours):
+        fresh = MediaPipeHolistic(mode=mode)
+        try:
+            expected = fresh.estimate_clip(clips[name], 25.0)
+        finally:
+            fresh.close()
+        assert_same(got, expected)
+        frames += got.num_frames
+    assert frames == 64 + 73 + 97 + 58 + 64
+
+
+def test_the_clear_frame_is_what_makes_it_equal(signing_frames) -> None:
+    """Without the blank frame a static-image-mode graph carries the previous clip's face and
+    hand rectangles into the next clip (so the test above can fail)."""
+    from mediapipe.python.solutions.holistic import Holistic
+
+    from signpose.estimators.mediapipe import CLEAR_FRAME
+
+    clip, other = signing_frames[:6], signing_frames[50:56]
+    holistic = Holistic(static_image_mode=True)
+    try:
+        fresh = _face_landmarks(holistic, clip)
+        _face_landmarks(holistic, other)
+        dirty = _face_landmarks(holistic, clip)
+        holistic.process(CLEAR_FRAME)
+        cleared = _face_landmarks(holistic, clip)
+    finally:
+        holistic.close()
+    assert any(not np.array_equal(a, b) for a, b in zip(fresh, dirty))
+    assert all(np.array_equal(a, b) for a, b in zip(fresh, cleared))
+
+
+def test_frame_mode_makes_each_frame_a_function_of_its_own_pixels(signing_frames) -> None:
+    frames = signing_frames[20:32]
+    estimator = MediaPipeHolistic(mode="frame")
+    try:
+        together = estimator.estimate_clip(frames, 25.0)
+        reversed_order = estimator.estimate_clip(frames[::-1], 25.0)
+    finally:
+        estimator.close()
+    for index, frame in enumerate(frames):
+        alone = MediaPipeHolistic(mode="image")
+        try:
+            single = alone.estimate_clip([frame], 25.0)
+        finally:
+            alone.close()
+        assert np.array_equal(together.points[index], single.points[0])
+        assert np.array_equal(together.confidence[index], single.confidence[0])
+        assert np.array_equal(reversed_order.points[len(frames) - 1 - index], single.points[0])
