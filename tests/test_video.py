@@ -342,3 +342,22 @@ def test_truncated_real_mp4_is_named_truncated(tmp_path: Path, name: str, kept: 
     message = str(caught.value)
     assert str(path) in message and "truncated" in message, message
     assert f"file ends at byte {int(len(data) * kept)}" in message, message
+
+
+def test_the_rotation_reaches_the_index_record(tmp_path: Path) -> None:
+    from signpose.estimators import EstimatorSpec
+    from signpose.pipeline import ClipProcessor
+
+    path = tmp_path / "phone.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        if not hasattr(stream, "set_display_rotation"):
+            pytest.skip(f"PyAV {av.__version__} cannot write a display matrix")
+        stream.set_display_rotation(-90)
+        for i in range(2):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.full((48, 64, 3), level(i), np.uint8), format="rgb24")))
+        container.mux(stream.encode(None))
+    result = ClipProcessor(EstimatorSpec("tests.estimators.toy:ToyEstimator"), tmp_path / "run")(Clip("all", "phone", path, kind="video"))
+    assert result.error is None and result.rotation == 90
+    assert (result.width, result.height) == (48, 64)  # the upright frame's size

@@ -19,7 +19,7 @@ from signpose.errors import ClipError, SignposeError
 from signpose.estimators import Estimator, EstimatorSpec, make_estimator
 from signpose.posefile import to_pose_bytes
 from signpose.results import ClipResult, ClipStatus, ErrorKind, FrameFailure
-from signpose.sources import open_frames
+from signpose.sources import FrameLimits, open_frames
 from signpose.store import RunStore
 
 # What bad input raises on its way in: reported as the clip's error, no traceback needed.
@@ -49,16 +49,17 @@ def failed_result(clip: Clip, error: str | None = None, kind: ErrorKind | None =
 class ClipProcessor:
     """Processes clips into ``.pose`` files in ``out_dir``; returns the index record."""
 
-    def __init__(self, spec: EstimatorSpec, out_dir: Path) -> None:
+    def __init__(self, spec: EstimatorSpec, out_dir: Path, limits: FrameLimits = FrameLimits()) -> None:
         self.spec = spec
         self.out_dir = Path(out_dir)
+        self.limits = limits
         self._estimator: Estimator | None = None
 
     def __getstate__(self) -> dict:
-        return {"spec": self.spec, "out_dir": self.out_dir}
+        return {"spec": self.spec, "out_dir": self.out_dir, "limits": self.limits}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["spec"], state["out_dir"])
+        self.__init__(state["spec"], state["out_dir"], state["limits"])
 
     @property
     def estimator(self) -> Estimator:
@@ -86,7 +87,7 @@ class ClipProcessor:
     def _process(self, clip: Clip, base: ClipResult) -> ClipResult:
         store = RunStore(self.out_dir)
         store.pose_relpath(clip.split, clip.clip_id)  # refuse unsafe ids before any work
-        source = open_frames(clip)
+        source = open_frames(clip, max_pixels=self.limits.max_pixels, max_bytes=self.limits.max_bytes)
         failures: list[FrameFailure] = []
         names: list[str] = []
 
@@ -109,6 +110,7 @@ class ClipProcessor:
             height=keypoints.height,
             fps=source.fps,
             frame_rate=source.frame_rate,
+            rotation=source.rotation,
         )
         if len(failures) == keypoints.num_frames:
             error = f"{clip.source}: none of the {keypoints.num_frames} frames could be decoded"

@@ -141,7 +141,8 @@ def _provenance(info: dict[str, Any]) -> str:
     estimator = info.get("estimator") if isinstance(info.get("estimator"), dict) else {}
     params = estimator.get("params") if isinstance(estimator.get("params"), dict) else {}
     provenance = dict(estimator.get("provenance") or {}) if isinstance(estimator.get("provenance"), dict) else {}
-    models = provenance.pop("model_sha256", {}) or {}
+    models = provenance.pop("model_sha256", None)
+    models = models if isinstance(models, dict) else {}
     options = [["estimator", estimator.get("name", "?")]] + [[key.replace("_", " "), value] for key, value in params.items()]
     options += [[key.replace("_", " "), _cell(value)] for key, value in provenance.items()]
     digests = "".join(f"<tr><td>{_e(name)}</td><td><code>{_e(digest)}</code></td></tr>" for name, digest in models.items())

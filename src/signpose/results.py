@@ -52,9 +52,11 @@ class ClipResult:
     height: int = 0
     fps: float = 0.0
     frame_rate: str = ""  # exact, as a fraction: "25/1", "30000/1001"
+    rotation: int = 0  # degrees clockwise the video's frames were turned to stand upright
     signer: str = ""
     gloss: str = ""
     translation: str = ""
+    input_fingerprint: str | None = None  # of the clip's frames or video when done (signpose.fingerprint)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -135,5 +137,6 @@ _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "split": str, "clip_id": str, "status": str, "source": str, "frames": int, "failed_frames": int,
     "error": (str, type(None)), "error_kind": (str, type(None)), "pose_file": (str, type(None)),
     "checksum": (str, type(None)), "frame_names": list, "frame_failures": list, "width": int, "height": int,
-    "fps": (int, float), "frame_rate": str, "signer": str, "gloss": str, "translation": str,
+    "fps": (int, float), "frame_rate": str, "rotation": int, "signer": str, "gloss": str, "translation": str,
+    "input_fingerprint": (str, type(None)),
 }

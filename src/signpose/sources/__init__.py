@@ -7,7 +7,7 @@ from fractions import Fraction
 from signpose.clip import Clip
 from signpose.datasets.frames import list_frames
 from signpose.errors import ClipError, FrameError
-from signpose.sources.frame import DEFAULT_FPS, MAX_FRAME_BYTES, MAX_FRAME_PIXELS, DecodedFrame, FrameSource
+from signpose.sources.frame import FrameLimits, DEFAULT_FPS, MAX_FRAME_BYTES, MAX_FRAME_PIXELS, DecodedFrame, FrameSource
 from signpose.sources.images import decode_frames, read_frame
 
 
@@ -27,4 +27,4 @@ def open_frames(clip: Clip, *, max_pixels: int = MAX_FRAME_PIXELS, max_bytes: in
     return FrameSource(frames, float(fps), f"{fps.numerator}/{fps.denominator}")
 
 
-__all__ = ["DEFAULT_FPS", "MAX_FRAME_BYTES", "MAX_FRAME_PIXELS", "ClipError", "DecodedFrame", "FrameError", "FrameSource", "decode_frames", "open_frames", "read_frame"]
+__all__ = ["FrameLimits", "DEFAULT_FPS", "MAX_FRAME_BYTES", "MAX_FRAME_PIXELS", "ClipError", "DecodedFrame", "FrameError", "FrameSource", "decode_frames", "open_frames", "read_frame"]

@@ -18,6 +18,14 @@ MAX_FRAME_BYTES = 200_000_000
 
 
 @dataclass(frozen=True)
+class FrameLimits:
+    """What a worker refuses to decode: frames declaring more pixels, image files larger."""
+
+    max_pixels: int = MAX_FRAME_PIXELS
+    max_bytes: int = MAX_FRAME_BYTES
+
+
+@dataclass(frozen=True)
 class DecodedFrame:
     name: str  # file name, or frame number within a video
     image: np.ndarray | None  # RGB uint8 [h, w, 3]; None when the frame is broken
