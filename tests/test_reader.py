@@ -21,7 +21,7 @@ from signpose.results import ClipStatus
 from signpose.store import INDEX, RUN_INFO, STATS
 
 from tests.runs_builder import build_run, standard_clips
-from tests.test_decode import finishes
+from tests.fifo_helpers import finishes
 
 
 @pytest.fixture

@@ -202,7 +202,7 @@ def test_each_load_gets_its_own_globals(tmp_path):
 
 
 def test_a_fifo_is_refused_without_blocking(tmp_path):
-    from tests.test_decode import finishes
+    from tests.fifo_helpers import finishes
 
     fifo = tmp_path / "seed.pkl"
     os.mkfifo(fifo)

@@ -158,3 +158,44 @@ def test_phoenix_is_detected_before_videos(tmp_path: Path) -> None:
     csv.write_text("name|video|start|end|speaker|orth|translation\nn1|n1/1/*.png|-1|-1|S|G|t\n", encoding="utf-8")
     touch(tmp_path, "teaser.mp4")
     assert detect_layout(tmp_path) == "phoenix-2014-t"
+
+
+@pytest.mark.parametrize("name", ["hello.mp4", "Hello.World.MOV", "x.webm"])
+def test_one_video_file_is_a_one_clip_dataset(tmp_path: Path, name: str) -> None:
+    touch(tmp_path, name, "other.mp4")  # a neighbour is not part of the dataset
+    video = tmp_path / name
+    assert detect_layout(video) == "video"
+    stem = name.rsplit(".", 1)[0]
+    for layout in ("auto", "video"):
+        dataset = open_dataset(video, layout=layout)  # type: ignore[arg-type]
+        assert (dataset.layout, dataset.root, dataset.splits) == ("video", video, ("all",))
+        assert dataset.clips == (Clip(split="all", clip_id=stem, source=video, kind="video"),)
+    assert keys(video, splits=["all"], max_samples_per_split=1) == [("all", stem)]
+    with pytest.raises(DatasetError, match="no split 'train'; available: all"):
+        open_dataset(video, splits=["train"])
+
+
+def test_one_video_file_relative_path_becomes_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    touch(tmp_path, "clip.mkv")
+    monkeypatch.chdir(tmp_path)
+    assert open_dataset("clip.mkv").clips[0].source == tmp_path / "clip.mkv"
+
+
+def test_one_file_refusals(tmp_path: Path) -> None:
+    touch(tmp_path, "clip.gif", "clip.mp4.txt", "clip.mp4")
+    for name in ("clip.gif", "clip.mp4.txt"):
+        with pytest.raises(DatasetError, match=r"is a file, not a dataset folder \(nor a video file .avi/.mkv/.mov/.mp4/.webm"):
+            open_dataset(tmp_path / name)
+    missing = tmp_path / "gone.mp4"
+    with pytest.raises(DatasetError) as info:
+        open_dataset(missing)
+    assert str(info.value) == f"{missing}: video file not found"
+    with pytest.raises(DatasetError, match="video file not found"):
+        open_dataset(tmp_path / "GONE.MOV", layout="video")
+    # A video file read as a frame or PHOENIX layout: said plainly, not a listing error.
+    for layout in ("folder", "phoenix-2014-t", "phoenix-2014"):
+        with pytest.raises(DatasetError, match=f"a file; the {layout} layout reads a folder"):
+            open_dataset(tmp_path / "clip.mp4", layout=layout)  # type: ignore[arg-type]
+    # A folder named like a video is still a folder.
+    touch(tmp_path / "folder.mp4" / "clip1", "0001.png")
+    assert detect_layout(tmp_path / "folder.mp4") == "folder"

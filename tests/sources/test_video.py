@@ -254,7 +254,7 @@ def test_end_to_end_video_dataset(tmp_path: Path) -> None:
 
 
 def test_fifo_named_like_a_video_is_refused_without_blocking(tmp_path: Path) -> None:
-    from tests.test_decode import finishes
+    from tests.fifo_helpers import finishes
 
     fifo = tmp_path / "clip.mp4"
     os.mkfifo(fifo)

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from signpose.sources.frame import MAX_FRAME_PIXELS
+from tests.fifo_helpers import finishes
 from signpose.sources.images import PREFETCH_FRAMES, DecodedFrame, FrameError, decode_frames, read_frame
 
 from tests.testdata import locate, testdata  # tests/data, else ../shared/testdata
@@ -284,29 +285,6 @@ def test_file_size_limit_names_the_file_and_its_size(tmp_path: Path) -> None:
     assert str(path) in message and f"{size} bytes" in message and "not read" in message, message
     frames = list(decode_frames([path], max_bytes=size - 1))
     assert frames[0].image is None and f"{size} bytes" in frames[0].error
-
-
-def finishes(call, fifo: Path, seconds: float = 20.0):
-    """``call()``'s result; fails the test if it blocks on ``fifo`` (then unblocks it by
-    opening the FIFO's other end, so no thread is left hanging)."""
-    outcome: dict[str, object] = {}
-
-    def run() -> None:
-        try:
-            outcome["value"] = call()
-        except BaseException as error:  # noqa: BLE001 - handed to the test below
-            outcome["error"] = error
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    if thread.is_alive():
-        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))  # the reader gets EOF and returns
-        thread.join(seconds)
-        pytest.fail(f"reading the FIFO {fifo} blocked for {seconds} s")
-    if "error" in outcome:
-        raise outcome["error"]  # type: ignore[misc]
-    return outcome.get("value")
 
 
 def test_fifo_named_like_a_frame_is_refused_without_blocking(tmp_path: Path) -> None:

@@ -1,0 +1,170 @@
+"""The PyTorch port of MediaPipe Holistic (signpose.estimators.torch_holistic) against
+MediaPipe itself, with a fresh graph per frame (static image mode, model_complexity 1), on
+real signing frames (some at PHOENIX's 210×260) and pose.jpg; and its determinism: the same
+frames in any batch size, batch composition or order give bitwise-identical arrays."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+cv2 = pytest.importorskip("cv2")
+mp = pytest.importorskip("mediapipe")
+
+from signpose.estimators.torch_holistic import TorchHolistic  # noqa: E402
+from signpose.estimators.torch_holistic import warp  # noqa: E402
+from tests.testdata import testdata  # noqa: E402
+
+PARTS = (("pose", "pose_landmarks"), ("face", "face_landmarks"),
+         ("left_hand", "left_hand_landmarks"), ("right_hand", "right_hand_landmarks"))
+NET_BATCH = 4  # small fixed network chunk: keeps the CPU test quick
+
+
+def _video_frames(path, picks, size=None):
+    cap = cv2.VideoCapture(str(path))
+    frames, i = [], 0
+    want = set(picks)
+    while len(frames) < len(picks):
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        if i in want:
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            if size is not None:
+                rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+            frames.append(np.ascontiguousarray(rgb))
+        i += 1
+    cap.release()
+    return frames
+
+
+@pytest.fixture(scope="module")
+def frames():
+    """Two frames of each signing video (every other video resized to 210×260), plus pose.jpg."""
+    videos = sorted(testdata("signing").glob("slp_*.mp4"))
+    if not videos:
+        pytest.skip("no signing videos")
+    out = []
+    for k, v in enumerate(videos):
+        out += _video_frames(v, (10, 40), (210, 260) if k % 2 else None)
+    pose = cv2.imread(str(testdata("mediapipe_oracle", "pose.jpg")))
+    out.append(cv2.cvtColor(pose, cv2.COLOR_BGR2RGB))
+    return out
+
+
+@pytest.fixture(scope="module")
+def estimator():
+    return TorchHolistic(device="cpu", batch_size=16, net_batch=NET_BATCH)
+
+
+@pytest.fixture(scope="module")
+def mediapipe_results(frames):
+    """MediaPipe Holistic with a fresh graph for every frame (reset() before each)."""
+    out = []
+    with mp.solutions.holistic.Holistic(static_image_mode=True, model_complexity=1) as h:
+        for im in frames:
+            h.reset()
+            r = h.process(im)
+            out.append({name: None if getattr(r, attr) is None else
+                        np.array([[p.x, p.y, p.z] for p in getattr(r, attr).landmark], np.float32)
+                        for name, attr in PARTS})
+    return out
+
+
+@pytest.fixture(scope="module")
+def torch_results(estimator, frames):
+    return estimator.process(frames)
+
+
+def test_warp_matches_opencv_bitwise():
+    rng = np.random.default_rng(1)
+    img = rng.integers(0, 256, (260, 210, 3), dtype=np.uint8)
+    batch = torch.from_numpy(img[None])
+    sizes = torch.tensor([[260, 210]])
+    for trial in range(8):
+        roi = (rng.uniform(0, 210), rng.uniform(0, 260), rng.uniform(30, 300),
+               rng.uniform(30, 300), rng.uniform(-3, 3) if trial else 0.0)
+        for border, cvb in ((warp.BORDER_ZERO, cv2.BORDER_CONSTANT),
+                            (warp.BORDER_REPLICATE, cv2.BORDER_REPLICATE)):
+            src = warp.box_points(*roi)
+            dst = np.array([[0, 224], [0, 0], [224, 0], [224, 224]], np.float32)
+            ref = cv2.warpPerspective(img, cv2.getPerspectiveTransform(src, dst), (224, 224),
+                                      flags=cv2.INTER_LINEAR, borderMode=cvb, borderValue=0)
+            inv = torch.from_numpy(warp.inverse_matrix(roi, 224, 224))[None]
+            got = warp.warp_batch(batch, sizes, torch.tensor([0]), inv, 224, 224, border)[0]
+            np.testing.assert_array_equal(got.numpy(), ref)
+
+
+def test_faithful_to_mediapipe(frames, mediapipe_results, torch_results):
+    n = len(frames)
+    report = {}
+    for name, _ in PARTS:
+        agree = 0
+        dists = []
+        for im, ref, got in zip(frames, mediapipe_results, torch_results):
+            a, b = ref[name], getattr(got, name)
+            agree += (a is None) == (b is None)
+            if a is not None and b is not None:
+                h, w = im.shape[:2]
+                dists.append(np.hypot((a[:, 0] - b[:, 0]) * w, (a[:, 1] - b[:, 1]) * h))
+        report[name] = (agree, dists)
+        assert agree / n >= 0.99, f"{name}: presence agrees on {agree}/{n} frames"
+        if dists:
+            d = np.concatenate(dists)
+            med, p99 = float(np.median(d)), float(np.percentile(d, 99))
+            assert med <= 0.1 and p99 <= 2.0, f"{name}: median {med:.4f} px, p99 {p99:.3f} px"
+    # the clips have a body, a face and hands in view: the comparison is not vacuous
+    assert len(report["pose"][1]) == n
+    assert len(report["face"][1]) >= n - 2
+    assert len(report["left_hand"][1]) + len(report["right_hand"][1]) >= n // 2
+
+
+def test_pose_jpg_matches_mediapipe_expected(frames, torch_results):
+    expected = json.loads(testdata("mediapipe_oracle",
+                                   "legacy_solutions_expected_landmarks.json").read_text())
+    exp = np.array(expected["pose"]["EXPECTED_POSE_LANDMARKS"], np.float64)
+    im, got = frames[-1], torch_results[-1]
+    assert got.pose is not None and got.pose.shape == (33, 4)
+    h, w = im.shape[:2]
+    px = got.pose[:, :2].astype(np.float64) * [w, h]
+    assert np.abs(px - exp).max() < expected["pose"]["DIFF_THRESHOLD"]
+    assert got.pose_world is not None and got.pose_world.shape == (33, 4)
+    exp_w = np.array(expected["pose"]["EXPECTED_POSE_WORLD_LANDMARKS"], np.float64)
+    assert np.abs(got.pose_world[:, :3] - exp_w).max() < expected["pose"]["WORLD_DIFF_THRESHOLD"]
+
+
+def _same(a, b):
+    for name in ("pose", "pose_world", "face", "left_hand", "right_hand"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert (x is None) == (y is None), name
+        if x is not None:
+            assert x.dtype == y.dtype and x.tobytes() == y.tobytes(), name
+
+
+def test_batching_order_and_composition_do_not_change_bits(frames, estimator, torch_results):
+    picks = [0, 3, len(frames) - 1]  # full-size, 210×260 and pose.jpg frames mixed
+    sub = [frames[i] for i in picks]
+    small = TorchHolistic(device="cpu", batch_size=2, net_batch=NET_BATCH)
+    rev = small.process(sub[::-1])[::-1]  # other order, other batch size and composition
+    mixed = small.process([sub[1], frames[1]])[0]  # other neighbour in its batch
+    for k, i in enumerate(picks):
+        _same(torch_results[i], rev[k])
+    _same(torch_results[3], mixed)
+
+
+def test_provenance(estimator):
+    p = estimator.provenance()
+    assert p["dtype"] == "float32" and p["tf32"] is False
+    assert set(p["models_sha256"]) == {"pose_detection", "pose_landmark", "face_detection",
+                                       "face_landmark", "hand_recrop", "hand_landmark"}
+    assert p["torch"] == torch.__version__
+
+
+def test_frame_without_a_person_gives_nothing(estimator):
+    assert estimator.process([]) == []
+    (r,) = estimator.process([np.zeros((260, 210, 3), np.uint8)])
+    assert r.pose is None and r.pose_world is None and r.face is None
+    assert r.left_hand is None and r.right_hand is None

@@ -1,0 +1,66 @@
+"""signpose's own command line, with the tests' toy estimator selectable as
+``--estimator tests.toy_cli:Toy``: real ``signpose`` processes (driver, spawned workers,
+real files) without MediaPipe's start-up and per-frame cost. ``TOY_FRAME_SECONDS`` in the
+environment makes every frame take that long (a run that is reliably still busy).
+
+    python -m tests.toy_cli extract DATASET -o OUT --estimator tests.toy_cli:Toy ...
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+
+from signpose.estimators import REGISTRY
+from tests.conftest import REPO
+from tests.estimators.toy import ToyEstimator
+
+NAME = "tests.toy_cli:Toy"
+
+
+class Toy(ToyEstimator):
+    """The toy estimator, taking (and ignoring) MediaPipe's options as the CLI passes them."""
+
+    def __init__(self, **options) -> None:
+        super().__init__()
+        self.delay = float(os.environ.get("TOY_FRAME_SECONDS", "0"))
+
+    def estimate_clip(self, frames: Iterable, fps: float):
+        def slow():
+            for frame in frames:
+                time.sleep(self.delay)
+                yield frame
+
+        return super().estimate_clip(slow(), fps)
+
+
+REGISTRY.setdefault(NAME, NAME)  # an import path: workers load it by name
+
+
+def toy_command(*args: object) -> list[str]:
+    """argv of a toy signpose; ``extract`` gets ``--estimator`` added."""
+    args = [str(arg) for arg in args]
+    extra = ["--estimator", NAME] if args[:1] == ["extract"] else []
+    return [sys.executable, "-m", "tests.toy_cli", *args, *extra]
+
+
+def toy_signpose(*args: object, delay: float = 0.0, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = os.environ | {"TOY_FRAME_SECONDS": str(delay)}
+    return subprocess.run(toy_command(*args), capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env)
+
+
+def start_toy_signpose(*args: object, delay: float = 0.0) -> subprocess.Popen:
+    """In its own session (process group), as a terminal would run it."""
+    env = os.environ | {"TOY_FRAME_SECONDS": str(delay)}
+    return subprocess.Popen(
+        toy_command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=env, start_new_session=True
+    )
+
+
+if __name__ == "__main__":
+    from signpose.cli import main
+
+    sys.exit(main())
