@@ -8,7 +8,6 @@ import os
 import struct
 import subprocess
 import sys
-import threading
 import zlib
 from pathlib import Path
 
