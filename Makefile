@@ -11,8 +11,9 @@ PYTHON ?= $(call first_python,python3.11 python3.12 python3.10,$(SUPPORTED_PYTHO
 VENV := .venv
 PY := $(VENV)/bin/python
 SIGNPOSE := $(VENV)/bin/signpose
-SAMPLE := build/sample/PHOENIX-2014-T-release-v3
 DEMO := demo-out
+DEMO_DATA := build/demo-data
+DEMO_CLIP := dev/house_1
 
 .PHONY: setup demo test bench browser clean
 
@@ -31,16 +32,18 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[ray,test]'
 	touch $@
 
-$(SAMPLE): | $(VENV)/.installed
-	$(PY) scripts/fetch_phoenix_sample.py build/sample
-
-# The main job on a real sample: extract with 1 and 2 workers, prove them identical, export.
-demo: $(VENV)/.installed $(SAMPLE)
-	$(SIGNPOSE) extract $(SAMPLE) -o $(DEMO)/run-1worker --workers 1 --overwrite
-	$(SIGNPOSE) extract $(SAMPLE) -o $(DEMO)/run-2workers --workers 2 --overwrite
+# The main job on real signing: six short clips with hands, cut from the ASL videos in
+# tests/data/signing into PNG frame folders (rebuilt each time, same bytes); extract with 1
+# and with 2 workers, prove the runs identical, export, draw one clip, write the report.
+demo: $(VENV)/.installed
+	@$(PY) scripts/make_demo_data.py $(DEMO_DATA)
+	$(SIGNPOSE) extract $(DEMO_DATA) -o $(DEMO)/run-1worker --workers 1 --overwrite
+	$(SIGNPOSE) extract $(DEMO_DATA) -o $(DEMO)/run-2workers --workers 2 --overwrite
 	$(SIGNPOSE) verify $(DEMO)/run-1worker $(DEMO)/run-2workers
 	$(SIGNPOSE) export $(DEMO)/run-2workers $(DEMO)/keypoints.pkl
-	@echo "demo: keypoints in $(DEMO)/run-2workers (.pose per clip), $(DEMO)/keypoints.pkl (seed schema)"
+	$(SIGNPOSE) render $(DEMO)/run-2workers $(DEMO_CLIP) -o $(DEMO)/$(notdir $(DEMO_CLIP)).png
+	$(SIGNPOSE) report $(DEMO)/run-2workers -o $(DEMO)/report.html
+	@$(PY) scripts/demo_summary.py $(DEMO_DATA) $(DEMO) $(DEMO)/$(notdir $(DEMO_CLIP)).png
 
 # Headless Chromium for the HTML report test (Debian's package; skipped where apt is not ours).
 browser:
