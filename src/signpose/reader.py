@@ -224,7 +224,10 @@ def _read_regular(path: Path, max_bytes: int) -> bytes:
         if info.st_size > max_bytes:
             raise OSError(f"{info.st_size} bytes, over the limit of {max_bytes} bytes; not read")
         with os.fdopen(os.dup(fd), "rb") as handle:
-            data = handle.read(max_bytes + 1)
+            # read(n) allocates n bytes up front: ask for what fstat saw (+1 to see growth)
+            data = handle.read(min(info.st_size, max_bytes) + 1)
+            if len(data) > info.st_size:
+                raise OSError("the file grew while it was read; not read")
     finally:
         os.close(fd)
     if len(data) > max_bytes:

@@ -49,7 +49,10 @@ def _read_regular_file(path: Path, max_bytes: int) -> bytes:
         raise
     with os.fdopen(fd, "rb") as handle:
         try:
-            data = handle.read(max_bytes + 1)
+            # read(n) allocates n bytes up front: ask for what fstat saw (+1 to see growth)
+            data = handle.read(min(info.st_size, max_bytes) + 1)
+            if len(data) > info.st_size:
+                raise FrameError(f"{path}: the file grew while it was read (being written?)")
         except OSError as error:
             raise FrameError(f"{path}: cannot read file ({error.strerror or error})") from error
     if len(data) > max_bytes:  # it grew after fstat
