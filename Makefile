@@ -51,7 +51,14 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 		echo "note: chromium not installed; the report browser test will skip"
 
-test: $(VENV)/.installed browser
+# PyTorch for the torch estimator's tests (the gpu extra): torch 2.13.0, a CPU build on this
+# project's machines (Python 3.11); elsewhere pip fetches that version from PyPI.
+TORCH := torch==2.13.0
+$(VENV)/.torch: $(VENV)/.installed
+	$(PY) -m pip install --quiet '$(TORCH)' && $(PY) -m pip install --quiet -e '.[gpu]'
+	touch $@
+
+test: $(VENV)/.installed $(VENV)/.torch browser
 	$(PY) -m pytest -q
 
 # The test suite again on Python 3.12, in its own .venv312 (CI runs it after `make test`):

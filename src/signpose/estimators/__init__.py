@@ -16,7 +16,7 @@ from signpose.estimators.base import Estimator, EstimatorSpec
 
 REGISTRY: dict[str, str] = {
     "mediapipe": "signpose.estimators.mediapipe:MediaPipeHolistic",
-    "torch": "signpose.estimators.torch_holistic:TorchHolisticEstimator",
+    "torch": "signpose.estimators.gpu:TorchHolisticEstimator",
 }
 DEFAULT = "mediapipe"
 

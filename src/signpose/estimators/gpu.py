@@ -1,0 +1,136 @@
+"""The ``torch`` estimator: MediaPipe Holistic's own six networks, batched in PyTorch, on a
+GPU (or the CPU). Every frame is a function of its own pixels (a fresh graph per frame, as
+``--mode frame``), so any split of the work gives the same bytes on the same device type
+and software; it is faithful to MediaPipe within a tolerance, not bit-equal."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from signpose.errors import EstimatorError
+from signpose.estimators.mediapipe import WORLD, holistic_layout
+from signpose.keypoints import ClipKeypoints
+from signpose.layout import KeypointLayout
+
+INSTALL = "pip install 'signpose[gpu]' (PyTorch)"
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError as error:
+        raise EstimatorError(f"the torch estimator needs PyTorch ({error}): {INSTALL}") from error
+    return torch
+
+
+class TorchHolisticEstimator:
+    """Static image mode, model_complexity 1, 468 face points; optionally without the
+    body's world landmarks. ``device``: cuda (the default where there is one) or cpu."""
+
+    def __init__(
+        self,
+        *,
+        mode: str = "image",
+        refine_face: bool = False,
+        model_complexity: int = 1,
+        min_detection_confidence: float = 0.5,
+        min_tracking_confidence: float = 0.5,
+        world_landmarks: bool = True,
+        device: str | None = None,
+        batch_size: int = 64,
+    ) -> None:
+        if mode == "video":
+            raise EstimatorError("the torch estimator runs static image mode only (every frame on its own): drop --mode video, or use --estimator mediapipe")
+        if mode not in ("image", "frame"):
+            raise EstimatorError(f"mode must be image or frame for the torch estimator, not {mode!r}")
+        if refine_face:
+            raise EstimatorError("the torch estimator has no --refine-face (its attention face model has custom ops): use --estimator mediapipe")
+        if model_complexity != 1:
+            raise EstimatorError(f"the torch estimator runs model-complexity 1 only, not {model_complexity}")
+        if not 0.0 <= min_detection_confidence <= 1.0:
+            raise EstimatorError(f"min-detection-confidence must be between 0 and 1, not {min_detection_confidence}")
+        if batch_size < 1:
+            raise EstimatorError(f"--batch-size must be at least 1, not {batch_size}")
+        torch = _torch()
+        if device is None:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        if device not in ("cuda", "cpu") and not device.startswith("cuda:"):
+            raise EstimatorError(f"--device must be cuda or cpu, not {device!r}")
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise EstimatorError("--device cuda: PyTorch sees no CUDA device here (use --device cpu, slowly)")
+        self.device = device
+        self.batch_size = int(batch_size)
+        self.min_detection_confidence = float(min_detection_confidence)
+        self.min_tracking_confidence = float(min_tracking_confidence)
+        self.world_landmarks = bool(world_landmarks)
+        self._model = None
+
+    @cached_property
+    def layout(self) -> KeypointLayout:
+        return holistic_layout(refine_face=False, world_landmarks=self.world_landmarks)
+
+    @property
+    def model(self):
+        if self._model is None:
+            from signpose.estimators.torch_holistic import TorchHolistic
+
+            self._model = TorchHolistic(
+                device=self.device, batch_size=self.batch_size,
+                min_detection_confidence=self.min_detection_confidence,
+                min_tracking_confidence=self.min_tracking_confidence,
+            )  # fmt: skip
+        return self._model
+
+    def provenance(self) -> dict[str, Any]:
+        from importlib import metadata
+
+        torch = _torch()
+        cuda = self.device.startswith("cuda")
+        return {
+            "torch_version": torch.__version__,
+            "mediapipe_version": metadata.version("mediapipe"),
+            "device": self.device,
+            "gpu": torch.cuda.get_device_name(torch.device(self.device)) if cuda else None,
+            "cuda_version": torch.version.cuda if cuda else None,
+            "cudnn_version": torch.backends.cudnn.version() if cuda else None,
+            "dtype": "float32, TF32 off, deterministic algorithms",
+            "model_sha256": _model_sha256(),
+        }
+
+    def close(self) -> None:
+        self._model = None
+
+    def estimate_clip(self, frames: Iterable[np.ndarray | None], fps: float) -> ClipKeypoints:
+        images = list(frames)
+        shown = [image for image in images if image is not None]
+        results = iter(self.model.process(shown) if shown else [])
+        layout = self.layout
+        if not images:
+            return ClipKeypoints.empty(layout, fps)
+        points = np.zeros((len(images), layout.total, 3), np.float32)
+        confidence = np.zeros((len(images), layout.total), np.float32)
+        present = np.zeros((len(images), len(layout.parts)), bool)
+        first = shown[0].shape[:2] if shown else (0, 0)
+        for row, image in enumerate(images):
+            if image is None:
+                continue
+            result = next(results)
+            for column, part in enumerate(layout.parts):
+                found = getattr(result, part.name)
+                if found is None:
+                    continue
+                where = layout.slices[part.name]
+                points[row, where] = found[: part.size, :3]
+                confidence[row, where] = found[: part.size, 3] if part.name in ("pose", WORLD) else 1.0
+                present[row, column] = True
+        return ClipKeypoints(points, confidence, present, int(first[1]), int(first[0]), fps, layout)
+
+
+def _model_sha256() -> dict[str, str]:
+    from signpose.estimators.torch_holistic import MODELS
+
+    return {path.rsplit("/", 1)[-1]: digest for path, digest in MODELS.values()}
