@@ -60,6 +60,21 @@ def start_toy_signpose(*args: object, delay: float = 0.0) -> subprocess.Popen:
     )
 
 
+def make_toy_dataset(root, clips: int = 3, frames: int = 4, split: str = "train"):
+    """A frame-folder dataset ``root/<split>/clip<i>/<f>.png`` of small generated frames."""
+    import numpy as np
+    from PIL import Image
+
+    for c in range(clips):
+        folder = root / split / f"clip{c}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for f in range(frames):
+            image = np.full((24, 32, 3), (40 + 30 * (c + f)) % 256, np.uint8)
+            image[:, (5 + 6 * f) % 32] = 255
+            Image.fromarray(image).save(folder / f"{f:04d}.png")
+    return root
+
+
 if __name__ == "__main__":
     from signpose.cli import main
 

@@ -147,30 +147,70 @@ def _estimator_spec(args: argparse.Namespace):
     return EstimatorSpec.of(args.estimator, params)
 
 
+def _interrupt_on(signals: Sequence[int]) -> dict[int, object]:
+    """SIGTERM and SIGHUP stop a run as Ctrl-C does (KeyboardInterrupt: finished clips
+    kept, run.json "interrupted", exit 130); the first one only, so cleaning up is not cut
+    short by a second. Returns the handlers to put back."""
+    import signal
+
+    def interrupt(signum, frame) -> None:
+        for number in signals:
+            signal.signal(number, signal.SIG_IGN)
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = {}
+    for number in signals:
+        try:
+            if signal.getsignal(number) is signal.SIG_IGN:  # nohup: a hangup must not stop the run
+                continue
+            previous[number] = signal.signal(number, interrupt)
+        except (ValueError, OSError):  # not the main thread: leave the default
+            pass
+    return previous
+
+
 def run_extract(args: argparse.Namespace) -> int:
+    import signal
+
+    if args.workers is not None and args.workers < 1:
+        return _error(f"--workers must be at least 1, not {args.workers}")
+    previous = _interrupt_on([signal.SIGTERM, signal.SIGHUP])
+    try:
+        return _run_extract(args)
+    except KeyboardInterrupt:  # before the run started (or after it ended): nothing to resume
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _run_extract(args: argparse.Namespace) -> int:
     from signpose.backends import make_backend, plan_workers
     from signpose.datasets import open_dataset
     from signpose.progress import format_progress
     from signpose.runner import extract
+    from signpose.store import run_lock
 
-    if args.workers is not None and args.workers < 1:
-        return _error(f"--workers must be at least 1, not {args.workers}")
     spec = _estimator_spec(args)
-    dataset = open_dataset(args.dataset, args.layout, args.splits, args.max_samples_per_split)
-    workers = args.workers
-    if args.backend == "local":
-        plan = plan_workers(args.workers)
-        if plan.note:
-            print(f"signpose: note: {plan.note}", file=sys.stderr)
-        workers = plan.workers
-    backend = make_backend(args.backend, workers, args.ray_address)
-    show = not args.quiet and sys.stderr.isatty()
+    # The lock first: nothing in the output folder is read or written (options, dataset,
+    # overwrite) while another run may be using it.
+    with run_lock(args.output):
+        dataset = open_dataset(args.dataset, args.layout, args.splits, args.max_samples_per_split)
+        workers = args.workers
+        if args.backend == "local":
+            plan = plan_workers(args.workers)
+            if plan.note:
+                print(f"signpose: note: {plan.note}", file=sys.stderr)
+            workers = plan.workers
+        backend = make_backend(args.backend, workers, args.ray_address)
+        show = not args.quiet and sys.stderr.isatty()
 
-    def on_progress(progress) -> None:
-        if show:
-            print("\r" + format_progress(progress) + "\x1b[K", end="", file=sys.stderr, flush=True)
+        def on_progress(progress) -> None:
+            if show:
+                print("\r" + format_progress(progress) + "\x1b[K", end="", file=sys.stderr, flush=True)
 
-    summary = extract(dataset, args.output, spec, backend, args.overwrite, on_progress, args.backend)
+        summary = extract(dataset, args.output, spec, backend, args.overwrite, on_progress, args.backend)
     if show:
         print(file=sys.stderr)
     print(
@@ -179,6 +219,9 @@ def run_extract(args: argparse.Namespace) -> int:
         f" ({summary.frames_per_second:.1f} frames/s)",
         file=sys.stderr,
     )
+    if summary.clips_changed:
+        changed = summary.clips_changed
+        print(f"{changed} clip{'s' if changed != 1 else ''} changed since the last run: redone", file=sys.stderr)
     for result in summary.frame_failures:
         for failure in result.frame_failures:
             print(f"  warning: {result.split}/{result.clip_id}: frame {failure.frame}: {failure.error}", file=sys.stderr)

@@ -20,6 +20,19 @@ class StoreError(SignposeError):
     """The output folder cannot be used (or a clip would be written outside it)."""
 
 
+class RunBusyError(StoreError):
+    """Another signpose run holds the output folder's lock."""
+
+
+class OutputError(StoreError):
+    """Writing into the run folder fails for every clip alike (disk full, read-only, no
+    permission, quota): the run stops, keeping what is finished."""
+
+    def __init__(self, message: str, errno: int | None = None) -> None:
+        super().__init__(message)
+        self.errno = errno
+
+
 class SourceError(SignposeError):
     """An input to verify / export / render / report cannot be read, or is not of the expected schema."""
 

@@ -21,7 +21,7 @@ from signpose.keypoints import ClipKeypoints
 from signpose.posefolder import PoseFolder
 from signpose.reader import RunReader
 from signpose.seedschema import STATS_KEY, clip_frames, image_path
-from signpose.store import INDEX, atomic_open
+from signpose.store import INDEX, atomic_open, check_output_path
 
 PROTOCOL = 3
 # Opcodes of the outer structure (see pickletools): the frames are pickled by pickle itself.
@@ -121,8 +121,14 @@ def _frame_batches(clips: list[ExportClip], counted: dict[str, int]) -> Iterator
 def export_pickle(run: Path, out: Path, splits: Sequence[str] | None = None) -> ExportSummary:
     """Write a run (or a folder of .pose files) as one seed-schema pickle at ``out``,
     frames in dataset order."""
-    source = open_source(run, splits)
     out = Path(out)
+    check_output_path(out)  # never over a run's own files
+    if out.is_dir():
+        raise SourceError(
+            f"{out}: is a folder; the pickle export writes one file (give a file name such as {out / 'export.pkl'},"
+            " or use --format npz for a folder)"
+        )
+    source = open_source(run, splits)
     clips = frames = 0
     counted: dict[str, dict[str, int]] = {}
     with atomic_open(out) as handle:

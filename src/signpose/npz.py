@@ -26,7 +26,7 @@ from signpose.errors import SourceError, StoreError
 from signpose.export import ExportClip, ExportSummary, open_source
 from signpose.keypoints import ClipKeypoints
 from signpose.layout import KeypointLayout
-from signpose.store import atomic_open, safe_name
+from signpose.store import atomic_open, check_output_path, safe_name
 
 
 def _write_array(archive: zipfile.ZipFile, name: str, dtype: np.dtype, shape: tuple[int, ...], chunks: Iterator[np.ndarray]) -> None:
@@ -113,10 +113,11 @@ def _write_split(handle: IO[bytes], clips: list[ExportClip]) -> int:
 
 def export_npz(run: Path, out: Path, splits: Sequence[str] | None = None) -> ExportSummary:
     """Write ``<out>/<split>.npz`` per split (``out`` is a folder), ok clips in dataset order."""
-    source = open_source(run, splits)
     out = Path(out)
+    check_output_path(out)  # never into a run folder, nor over its files
     if out.exists() and not out.is_dir():
         raise SourceError(f"{out}: NPZ export writes one file per split into a folder; this path is a file")
+    source = open_source(run, splits)
     files: list[Path] = []
     clips = frames = 0
     for split, chosen in source.splits.items():

@@ -21,7 +21,7 @@ from signpose.layout import PartLayout
 from signpose.posefolder import PoseFolder
 from signpose.reader import RunReader
 from signpose.results import ClipResult, ClipStatus
-from signpose.store import INDEX
+from signpose.store import INDEX, check_output_path
 
 OutputKind = Literal["mp4", "gif", "png"]
 KINDS: dict[str, OutputKind] = {".mp4": "mp4", ".gif": "gif", ".png": "png"}
@@ -267,6 +267,9 @@ def render_clip(run: Path, split: str | None, clip_id: str, out: Path, no_video:
         raise RenderError(f"{out}: unknown output type {out.suffix!r}; use .mp4, .gif or .png")
     if frames < 1:
         raise RenderError(f"frames must be at least 1, not {frames}")
+    check_output_path(out)  # never over a run's own files
+    if out.is_dir():
+        raise RenderError(f"{out}: is a folder; give the file to write, such as {out / ('clip' + out.suffix)}")
     record, keypoints = _load(run, clip_id, split)
     no_video = no_video or not record.source
     total = keypoints.num_frames

@@ -22,7 +22,7 @@ from signpose.errors import SourceError
 from signpose.reader import RunReader
 from signpose.render import COLOURS, OTHER_COLOUR, render_clip
 from signpose.results import ClipStatus
-from signpose.store import INDEX, RUN_INFO, compute_stats
+from signpose.store import INDEX, RUN_INFO, check_output_path, compute_stats
 
 PART_LABELS = {"pose": "body", "face": "face", "left_hand": "left hand", "right_hand": "right hand", "pose_world": "body (world)"}
 HANDS = ("left_hand", "right_hand")
@@ -256,6 +256,9 @@ def write_report(run: Path, out: Path, lowest: int = 8) -> ReportSummary:
         raise ReportError(f"{run}: not a signpose run (needs {RUN_INFO} and {INDEX})")
     if lowest < 0:
         raise ReportError(f"lowest must be 0 or more, not {lowest}")
+    check_output_path(out)  # never over a run's own files
+    if out.is_dir():
+        raise ReportError(f"{out}: is a folder; give the file to write, such as {out / 'report.html'}")
     reader = RunReader(run)
     try:
         info = reader.run_info() or {}

@@ -3,11 +3,12 @@ as it finishes, and leave the run folder consistent however the run ends."""
 
 from __future__ import annotations
 
+import os
 import platform
 import time
 from collections.abc import Callable
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from functools import partial
 from importlib import metadata
@@ -17,15 +18,16 @@ from typing import Any, Literal
 from signpose import __version__
 from signpose.backends.base import Backend
 from signpose.clip import Clip, Dataset
-from signpose.errors import StoreError
+from signpose.errors import OutputError, StoreError
 from signpose.estimators import EstimatorSpec, make_estimator
+from signpose.fingerprint import input_fingerprint
 from signpose.machine import describe_machine
 from signpose.pipeline import ClipProcessor, check_access, failed_result
 from signpose.reader import RunReader
 from signpose.results import ClipResult, ClipStatus, ErrorKind
-from signpose.store import INDEX, RunStore
+from signpose.store import INDEX, RunStore, describe_output_error, is_output_problem, run_lock
 
-RunStatus = Literal["complete", "interrupted"]
+RunStatus = Literal["complete", "interrupted", "stopped"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class RunSummary:
     elapsed: float
     failed: tuple[ClipResult, ...] = ()
     frame_failures: tuple[ClipResult, ...] = field(default=())
+    clips_changed: int = 0  # done in an earlier run, redone because their input changed since
 
     @property
     def internal_errors(self) -> tuple[ClipResult, ...]:
@@ -83,6 +86,53 @@ def _done_clips(store: RunStore) -> set[tuple[str, str]]:
     return RunReader(store.root).done_clips() if (store.root / INDEX).is_file() else set()
 
 
+class FingerprintingProcessor:
+    """A clip processor that also records the clip's input fingerprint, taken in the
+    worker just before the clip is processed (a change during processing is caught by the
+    next resume)."""
+
+    def __init__(self, processor: ClipProcessor) -> None:
+        self.processor = processor
+
+    def __call__(self, clip: Clip) -> ClipResult:
+        fingerprint = input_fingerprint(clip)
+        return replace(self.processor(clip), input_fingerprint=fingerprint)
+
+
+def _changed_clips(store: RunStore, clips: list[Clip], done: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Done clips whose input fingerprint differs from the one recorded when they were done
+    (records without one, from older runs, are trusted)."""
+    recorded: dict[tuple[str, str], str | None] = {}
+    if (store.root / INDEX).is_file():
+        for result in store.iter_index():
+            recorded[result.key] = result.input_fingerprint
+    changed = set()
+    for clip in clips:
+        key = (clip.split, clip.clip_id)
+        if key in done and recorded.get(key) is not None and input_fingerprint(clip) != recorded[key]:
+            changed.add(key)
+    return changed
+
+
+def _inside(path: Path, folder: str) -> bool:
+    return os.path.abspath(path).startswith(folder + os.sep) or os.path.realpath(path).startswith(folder + os.sep)
+
+
+def _check_same_dataset(previous: dict[str, Any] | None, dataset: Dataset, out: Path) -> None:
+    if previous is None or "dataset_root" not in previous:
+        return
+    root, layout = previous.get("dataset_root"), previous.get("layout")
+    same_root = root == str(dataset.root) or (
+        isinstance(root, str) and os.path.exists(root) and os.path.exists(dataset.root) and os.path.samefile(root, dataset.root)
+    )
+    if same_root and layout == dataset.layout:
+        return
+    raise StoreError(
+        f"{out}: holds a run of {root} (layout {layout}), not of {dataset.root} (layout {dataset.layout});"
+        " use --overwrite or another folder"
+    )
+
+
 def _check_same_estimator(previous: dict[str, Any] | None, spec: EstimatorSpec, out: Path) -> None:
     if previous is None:
         return
@@ -106,15 +156,43 @@ def extract(
     on_progress: Callable[[Progress], None] | None = None,
     backend_name: str = "local",
 ) -> RunSummary:
-    """Extract keypoints for every clip of ``dataset`` not already done in ``out``."""
+    """Extract keypoints for every clip of ``dataset`` not already done in ``out``.
+
+    Holds ``out``'s run lock throughout (RunBusyError if another run holds it). A write
+    into ``out`` that fails for every clip alike (disk full, read-only, no permission)
+    stops the run: finished clips are kept, run.json says "stopped" with the reason, and
+    OutputError is raised; rerunning resumes."""
+    with run_lock(Path(out)):
+        return _extract(dataset, Path(out), spec, backend, overwrite, on_progress, backend_name)
+
+
+def _extract(
+    dataset: Dataset,
+    out: Path,
+    spec: EstimatorSpec,
+    backend: Backend,
+    overwrite: bool,
+    on_progress: Callable[[Progress], None] | None,
+    backend_name: str,
+) -> RunSummary:
     estimator = make_estimator(spec)  # checks the options and model files before any work
     store = RunStore(out)
-    store.prepare(overwrite)
-    _check_same_estimator(store.read_run_info(), spec, out)
+    try:
+        store.prepare(overwrite)
+        previous = store.read_run_info()
+    except OSError as error:
+        raise OutputError(describe_output_error(error, out), error.errno) from error
+    _check_same_estimator(previous, spec, out)
+    _check_same_dataset(previous, dataset, out)
 
-    keys = list(dict.fromkeys((clip.split, clip.clip_id) for clip in dataset.clips))
+    # The run folder is never part of the dataset (a run folder inside a folder dataset).
+    own = os.path.realpath(out)
+    clips = [clip for clip in dataset.clips if not _inside(clip.source, own)]
+    keys = list(dict.fromkeys((clip.split, clip.clip_id) for clip in clips))
     done = _done_clips(store)
-    todo = list({(c.split, c.clip_id): c for c in dataset.clips if (c.split, c.clip_id) not in done}.values())
+    changed = _changed_clips(store, clips, done)
+    done -= changed
+    todo = list({(c.split, c.clip_id): c for c in clips if (c.split, c.clip_id) not in done}.values())
 
     info: dict[str, Any] = {
         "signpose_version": __version__,
@@ -129,9 +207,13 @@ def extract(
         "workers": backend.workers,
         "clips_total": len(keys),
         "clips_skipped": len(keys) - len(todo),
+        "clips_changed": len(changed),
         "started": _now(),
     }
-    store.write_run_info(info | {"status": "running"})
+    try:
+        store.write_run_info(info | {"status": "running"})
+    except OSError as error:
+        raise OutputError(describe_output_error(error, out), error.errno) from error
     if todo:
         backend.check(partial(check_access, _first_readable(todo) or dataset.root, Path(out)))
 
@@ -143,11 +225,20 @@ def extract(
     report = on_progress or (lambda progress: None)
     report(Progress(0, len(todo), 0, 0.0))
     status: RunStatus = "complete"
+    stop: OutputError | None = None
     try:
-        with closing(backend.map_unordered(ClipProcessor(spec, out), todo)) as outcomes:
+        with closing(backend.map_unordered(FingerprintingProcessor(ClipProcessor(spec, out)), todo)) as outcomes:
             for outcome in outcomes:
                 result = outcome.result if outcome.result is not None else failed_result(outcome.item, outcome.crash, ErrorKind.WORKER)
-                store.append(result)
+                if result.status is ClipStatus.FAILED and is_output_problem(result.error, out):
+                    # Not this clip's fault: every clip would fail alike. Stop scheduling.
+                    stop = OutputError(result.error or "")
+                    break
+                try:
+                    store.append(result)
+                except OSError as error:
+                    stop = OutputError(describe_output_error(error, out), error.errno)
+                    break
                 frames += result.frames
                 processed += 1
                 retried += outcome.attempts > 1
@@ -156,23 +247,34 @@ def extract(
     except KeyboardInterrupt:
         status = "interrupted"
     finally:
-        store.remove_temporaries()
-        store.finalize(keys)
+        try:
+            store.remove_temporaries()
+            store.finalize(keys)
+        except OSError as error:  # the index as appended stays: a resume reads it
+            stop = stop or OutputError(describe_output_error(error, out), error.errno)
+        if stop is not None:
+            status = "stopped"
         elapsed = time.monotonic() - started
-        store.write_run_info(
-            info
-            | {
-                "status": status,
-                "finished": _now(),
-                "elapsed_seconds": round(elapsed, 3),
-                "clips_processed": processed,
-                "clips_retried": retried,
-                "frames_processed": frames,
-                # Until the last result: leaves out finalising and the backend shutting down (Ray: ~1.4 s).
-                "processing_seconds": round(last_result - started, 3),
-                "frames_per_second": round(frames / elapsed, 3) if elapsed > 0 else 0.0,
-            }
-        )
+        try:
+            store.write_run_info(
+                info
+                | {
+                    "status": status,
+                    **({"reason": str(stop)} if stop is not None else {}),
+                    "finished": _now(),
+                    "elapsed_seconds": round(elapsed, 3),
+                    "clips_processed": processed,
+                    "clips_retried": retried,
+                    "frames_processed": frames,
+                    # Until the last result: leaves out finalising and the backend shutting down (Ray: ~1.4 s).
+                    "processing_seconds": round(last_result - started, 3),
+                    "frames_per_second": round(frames / elapsed, 3) if elapsed > 0 else 0.0,
+                }
+            )
+        except OSError as error:
+            stop = stop or OutputError(describe_output_error(error, out), error.errno)
+    if stop is not None:
+        raise stop
     wanted = set(keys)
     problems = [r for r in store.iter_index() if r.key in wanted and (r.status is ClipStatus.FAILED or r.failed_frames)]
     return RunSummary(
@@ -186,5 +288,6 @@ def extract(
         elapsed=elapsed,
         failed=tuple(r for r in problems if r.status is ClipStatus.FAILED),
         frame_failures=tuple(r for r in problems if r.failed_frames),
+        clips_changed=len(changed),
     )
 

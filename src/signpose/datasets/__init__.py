@@ -66,9 +66,14 @@ class _BadArgument(DatasetError, ValueError):
 def _check_root(root: Path | str) -> Path:
     path = Path(root).expanduser()
     if not path.exists():
+        if path.suffix.lower() in video.VIDEO_EXTENSIONS:
+            raise DatasetError(f"{root}: video file not found")
         raise DatasetError(f"{root}: dataset folder not found")
-    if not path.is_dir() and not video.is_manifest(path):
-        raise DatasetError(f"{root}: is a file, not a dataset folder (nor a video manifest .csv with a 'path' column)")
+    if not path.is_dir() and not video.is_video_file(path) and not video.is_manifest(path):
+        raise DatasetError(
+            f"{root}: is a file, not a dataset folder (nor a video file "
+            f"{'/'.join(sorted(video.VIDEO_EXTENSIONS))}, nor a video manifest .csv with a 'path' column)"
+        )
     # Absolute, so clip sources stay valid for workers with another working directory.
     return path.absolute()
 
@@ -82,6 +87,8 @@ def _choose(path: Path, root: Path | str, layout: str) -> LayoutReader:
         raise DatasetError(f"{root}: no dataset layout recognised; accepted layouts:\n{accepted}")
     for reader in READERS:
         if reader.name == layout:
+            if path.is_file() and reader.name != "video":
+                raise DatasetError(f"{root}: a file; the {layout} layout reads a folder (a file is read by layout video or auto)")
             return reader
     raise _BadArgument(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
 
@@ -129,10 +136,11 @@ def open_dataset(
     """List the clips of the dataset at ``root``.
 
     ``layout="auto"`` tries PHOENIX-2014-T, then PHOENIX-2014 multisigner, then video
-    files (or a ``.csv`` manifest given as ``root``), then plain frame folders. ``splits`` keeps only the named splits (dataset order is kept);
+    files (or one video file, or a ``.csv`` manifest, given as ``root``), then plain frame folders. ``splits`` keeps only the named splits (dataset order is kept);
     ``max_samples_per_split=N`` keeps the first N clips of each split. Clip folders are
     not checked: a missing one is listed anyway and reported by the worker. The returned
-    ``Dataset.root`` is the folder the layout was found in (absolute).
+    ``Dataset.root`` is the folder the layout was found in, or the video file or manifest
+    given as ``root`` (absolute).
     """
     limit = _check_limit(max_samples_per_split)
     path = _check_root(root)

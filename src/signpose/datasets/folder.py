@@ -9,6 +9,7 @@ from pathlib import Path
 from signpose.clip import Clip
 from signpose.errors import DatasetError
 from signpose.datasets.frames import is_image_name, natural_key
+from signpose.store import holds_run
 
 ALL_SPLIT = "all"
 # Known split names come first, in the PHOENIX order; any others follow in natural order.
@@ -29,7 +30,8 @@ def _scan(folder: Path) -> tuple[list[str], bool]:
                 if entry.name.startswith("."):
                     continue
                 if entry.is_dir():
-                    subfolders.append(entry.name)
+                    if not holds_run(Path(entry.path)):  # a run folder is never part of the dataset
+                        subfolders.append(entry.name)
                 elif not has_image and is_image_name(entry.name) and entry.is_file():
                     has_image = True
     except OSError as exc:

@@ -9,6 +9,10 @@ Clip ids: the video's path relative to its split folder, without the extension, 
 ``train``. The run folder keeps one flat folder per split (the store refuses ids with a
 path separator), and the id stays readable and traceable back to the file.
 
+One file: a single video file passed as the dataset root (by extension, the same set as
+in a folder) is a dataset of one clip, split ``all`` (as in a folder without split
+folders), clip id the file's stem: ``/data/hello.mp4`` is clip ``hello`` of split ``all``.
+
 Manifest: a ``.csv`` file passed as the dataset root, header ``path,split,clip_id`` (only
 ``path`` is required; optional ``signer``, ``gloss``, ``translation`` columns are kept).
 Paths are relative to the CSV's folder, or absolute. An empty split means ``all``; an
@@ -27,6 +31,7 @@ from pathlib import Path, PurePath
 from signpose.clip import Clip
 from signpose.errors import DatasetError
 from signpose.datasets.frames import is_image_name, natural_key
+from signpose.store import holds_run
 
 VIDEO_EXTENSIONS: frozenset[str] = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm"})
 ALL_SPLIT = "all"
@@ -38,7 +43,7 @@ ID_SEPARATOR = "__"
 
 DESCRIPTION = (
     "<root>/**/<clip>.{mp4,mov,avi,mkv,webm} (split 'all'), <root>/<split>/**/<clip>.<ext>, "
-    "or a manifest .csv file with header path,split,clip_id"
+    "one video file <clip>.<ext> (split 'all'), or a manifest .csv file with header path,split,clip_id"
 )
 
 Listing = tuple[Path, dict[str, Iterable[Clip]]]
@@ -60,7 +65,8 @@ def _scan(folder: Path) -> tuple[list[str], list[str], bool]:
                 if entry.name.startswith("."):
                     continue
                 if entry.is_dir():
-                    subfolders.append(entry.name)
+                    if not holds_run(Path(entry.path)):  # a run folder is never part of the dataset
+                        subfolders.append(entry.name)
                 elif is_video_name(entry.name) and entry.is_file():
                     videos.append(entry.name)
                 elif not has_image and is_image_name(entry.name):
@@ -123,6 +129,16 @@ def _clips(split: str, folder: Path) -> list[Clip]:
     return list(clips.values())
 
 
+def is_video_file(path: Path) -> bool:
+    """An existing file with a video extension (case-insensitive): a one-clip dataset."""
+    return path.suffix.lower() in VIDEO_EXTENSIONS and path.is_file()
+
+
+def _read_one_file(path: Path) -> Listing:
+    """One video file: one clip, split ``all``, id the file's stem."""
+    return path, {ALL_SPLIT: [Clip(split=ALL_SPLIT, clip_id=path.stem, source=path, kind="video")]}
+
+
 def is_manifest(path: Path) -> bool:
     """A ``.csv`` file whose header has a ``path`` column."""
     if path.suffix.lower() != MANIFEST_SUFFIX or not path.is_file():
@@ -137,7 +153,7 @@ def is_manifest(path: Path) -> bool:
 
 def detect_video(root: Path) -> bool:
     if root.is_file():
-        return is_manifest(root)
+        return is_video_file(root) or is_manifest(root)
     return _first_media(root, set()) == "video"
 
 
@@ -215,9 +231,15 @@ def _read_manifest(csv_path: Path) -> Listing:
 
 def read_video(root: Path) -> Listing:
     """Every video clip, split by split: folder listings in natural order, manifests in
-    file order. fps unknown (None): the worker reads the exact rate from each file."""
+    file order, one video file as its one clip. fps unknown (None): the worker reads the
+    exact rate from each file."""
     if root.is_file():
+        if is_video_file(root):
+            return _read_one_file(root)
         if not is_manifest(root):
-            raise DatasetError(f"{root}: not a video manifest; expected a .csv file with header path,split,clip_id")
+            raise DatasetError(
+                f"{root}: neither a video file ({', '.join(sorted(VIDEO_EXTENSIONS))}) nor a video manifest "
+                "(a .csv file with header path,split,clip_id)"
+            )
         return _read_manifest(root)
     return _read_folder(root)
