@@ -9,8 +9,6 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-import os
-import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -18,6 +16,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from signpose.errors import SourceError
+from signpose.files import read_regular
 from signpose.keypoints import ClipKeypoints
 from signpose.posefile import from_pose_bytes
 from signpose.results import ClipResult, ClipStatus, check_stats
@@ -138,7 +137,7 @@ class RunReader:
     def _json(self, name: str) -> dict[str, Any] | None:
         path = self.root / name
         try:
-            data = _read_regular(path, MAX_JSON_BYTES)
+            data = read_regular(path, MAX_JSON_BYTES)
         except FileNotFoundError:
             return None
         except OSError as error:
@@ -160,7 +159,7 @@ class RunReader:
         if problem:
             return LoadedClip(None, problem)
         try:
-            data = _read_regular(path, MAX_POSE_BYTES)
+            data = read_regular(path, MAX_POSE_BYTES)
         except OSError as error:
             return LoadedClip(None, f"{path}: cannot read ({error.strerror or error})")
         problem = None
@@ -212,32 +211,3 @@ class RunReader:
         return {key for key, result in latest.items() if self._store.is_done(result)}
 
 
-def _read_regular(path: Path, max_bytes: int) -> bytes:
-    """The bytes of a regular file of at most ``max_bytes``; OSError (with a reason) for
-    anything else. Opened non-blocking and checked on the descriptor, so a FIFO or a
-    device put where a file should be is refused at once, never read."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(f"not a regular file ({_kind(info.st_mode)}); not read")
-        if info.st_size > max_bytes:
-            raise OSError(f"{info.st_size} bytes, over the limit of {max_bytes} bytes; not read")
-        with os.fdopen(os.dup(fd), "rb") as handle:
-            # read(n) allocates n bytes up front: ask for what fstat saw (+1 to see growth)
-            data = handle.read(min(info.st_size, max_bytes) + 1)
-            if len(data) > info.st_size:
-                raise OSError("the file grew while it was read; not read")
-    finally:
-        os.close(fd)
-    if len(data) > max_bytes:
-        raise OSError(f"more than {max_bytes} bytes, over the limit; not read")
-    return data
-
-
-def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):  # fmt: skip
-        if test(mode):
-            return name
-    return "not a regular file"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -59,17 +58,6 @@ def too_many_pixels(width: int, height: int, max_pixels: int) -> str | None:
         f"is {size_text(width, height)} ({width * height / 1e6:.1f} megapixels), over the limit of "
         f"{max_pixels / 1e6:g} megapixels per frame; not decoded"
     )
-
-
-def file_kind(mode: int) -> str:
-    """What a non-regular file is, in words."""
-    for test, name in (
-        (stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
-    ):  # fmt: skip
-        if test(mode):
-            return name
-    return "not a regular file"
 
 
 def size_mismatch(image: np.ndarray, first: tuple[int, int] | None) -> str | None:

@@ -7,8 +7,6 @@ hang or never end), no larger than ``max_bytes``, and its header must declare at
 from __future__ import annotations
 
 import io
-import os
-import stat
 import struct
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +17,8 @@ import cv2
 import numpy as np
 
 from signpose.errors import FrameError
-from signpose.sources.frame import MAX_FRAME_BYTES, MAX_FRAME_PIXELS, DecodedFrame, file_kind, size_mismatch, too_many_pixels
+from signpose.files import NotRegularFile, read_regular
+from signpose.sources.frame import MAX_FRAME_BYTES, MAX_FRAME_PIXELS, DecodedFrame, size_mismatch, too_many_pixels
 
 # cv2.imdecode releases the GIL, so a reader thread decodes the next frames while the
 # current one is inferred; a few frames ahead is enough to hide decode time.
@@ -31,33 +30,13 @@ _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 
 def _read_regular_file(path: Path, max_bytes: int) -> bytes:
-    """The bytes of ``path`` if it is a regular file of at most ``max_bytes``. Opened
-    non-blocking and checked on the open descriptor, so a FIFO never hangs the reader."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+        return read_regular(path, max_bytes)
+    except NotRegularFile as error:
+        raise FrameError(f"{path}: {error} (frame files are limited to {max_bytes / 1e6:g} MB)" if "over the limit" in str(error)
+                         else f"{path}: cannot read file: {error}") from error  # fmt: skip
     except OSError as error:
         raise FrameError(f"{path}: cannot read file ({error.strerror or error})") from error
-    too_big = f"over the limit of {max_bytes / 1e6:g} MB per frame file; not read"
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise FrameError(f"{path}: cannot read file: {file_kind(info.st_mode)}, not a regular file")
-        if info.st_size > max_bytes:
-            raise FrameError(f"{path}: {info.st_size} bytes ({info.st_size / 1e6:.1f} MB), {too_big}")
-    except BaseException:
-        os.close(fd)
-        raise
-    with os.fdopen(fd, "rb") as handle:
-        try:
-            # read(n) allocates n bytes up front: ask for what fstat saw (+1 to see growth)
-            data = handle.read(min(info.st_size, max_bytes) + 1)
-            if len(data) > info.st_size:
-                raise FrameError(f"{path}: the file grew while it was read (being written?)")
-        except OSError as error:
-            raise FrameError(f"{path}: cannot read file ({error.strerror or error})") from error
-    if len(data) > max_bytes:  # it grew after fstat
-        raise FrameError(f"{path}: more than {max_bytes} bytes, {too_big}")
-    return data
 
 
 def _jpeg_size(data: bytes) -> tuple[int, int] | None:

@@ -26,9 +26,10 @@ import av.error
 import numpy as np
 
 from signpose.clip import Clip
+from signpose.files import file_kind
 from signpose.errors import VideoError
 from signpose.sources.frame import (
-    DEFAULT_FPS, MAX_FRAME_PIXELS, DecodedFrame, FrameSource, file_kind, size_text, too_many_pixels,
+    DEFAULT_FPS, MAX_FRAME_PIXELS, DecodedFrame, FrameSource, size_text, too_many_pixels,
 )  # fmt: skip
 
 NAME_DIGITS = 6
