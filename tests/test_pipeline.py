@@ -274,3 +274,14 @@ def test_pickles_without_the_estimator_before_and_after_use(run_dir, real_frames
     second = copy(Clip("pickled", "b", folder))
     assert second.status is ClipStatus.OK
     assert second.checksum == first.checksum  # same frames, another graph: same bytes
+
+
+def test_frame_limits_reach_the_sources(tmp_path) -> None:
+    from signpose.sources import FrameLimits
+
+    source = synthetic_clip(tmp_path / "clip")
+    first = sorted(source.iterdir())[0]
+    processor = ClipProcessor(EstimatorSpec("tests.estimators.toy:ToyEstimator"), tmp_path / "run", FrameLimits(max_bytes=first.stat().st_size - 1))
+    result = processor(Clip("train", "limited", source))
+    assert result.failed_frames >= 1 and "not read" in result.frame_failures[0].error
+    assert result.input_fingerprint  # the inputs it saw, for the next resume

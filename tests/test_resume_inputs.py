@@ -18,7 +18,7 @@ from signpose.backends.local import LocalBackend
 from signpose.clip import Clip, Dataset
 from signpose.datasets import open_dataset
 from signpose.errors import StoreError
-from signpose.fingerprint import input_fingerprint
+from signpose.sources.fingerprint import input_fingerprint
 from signpose.runner import extract
 from tests.estimators.test_seam import TOY
 from tests.toy_cli import make_toy_dataset, toy_signpose

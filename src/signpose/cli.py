@@ -59,6 +59,10 @@ def _add_extract(commands) -> None:
                         help="MediaPipe's tracking threshold, 0..1, used in video mode (default 0.5)")
     parser.add_argument("--device", default=None, help="torch estimator: cuda or cpu (default: cuda when available)")
     parser.add_argument("--batch-size", type=int, default=None, help="torch estimator: frames per batch")
+    parser.add_argument("--max-frame-megapixels", type=float, default=50.0,
+                        help="a frame declaring more pixels than this (in its header) is a failed frame, never decoded (default 50)")
+    parser.add_argument("--max-frame-mb", type=float, default=200.0,
+                        help="an image file larger than this is a failed frame, never read (default 200)")
     parser.add_argument("--layout", default="auto", help="dataset layout: auto (default), phoenix-2014-t, phoenix-2014, folder, video")
     parser.add_argument("--splits", nargs="+", default=None, help="only these splits (e.g. train dev)")
     parser.add_argument("--max_samples_per_split", "--max-samples-per-split", dest="max_samples_per_split", type=int,
@@ -147,6 +151,15 @@ def _estimator_spec(args: argparse.Namespace):
     return EstimatorSpec.of(args.estimator, params)
 
 
+def _frame_limits(args: argparse.Namespace):
+    from signpose.errors import SignposeError
+    from signpose.sources import FrameLimits
+
+    if not args.max_frame_megapixels > 0 or not args.max_frame_mb > 0:
+        raise SignposeError("--max-frame-megapixels and --max-frame-mb must be positive numbers")
+    return FrameLimits(max_pixels=int(args.max_frame_megapixels * 1e6), max_bytes=int(args.max_frame_mb * 1e6))
+
+
 def _interrupt_on(signals: Sequence[int]) -> dict[int, object]:
     """SIGTERM and SIGHUP stop a run as Ctrl-C does (KeyboardInterrupt: finished clips
     kept, run.json "interrupted", exit 130); the first one only, so cleaning up is not cut
@@ -193,13 +206,16 @@ def _run_extract(args: argparse.Namespace) -> int:
     from signpose.store import run_lock
 
     spec = _estimator_spec(args)
+    limits = _frame_limits(args)
     # The lock first: nothing in the output folder is read or written (options, dataset,
     # overwrite) while another run may be using it.
     with run_lock(args.output):
         dataset = open_dataset(args.dataset, args.layout, args.splits, args.max_samples_per_split)
         workers = args.workers
+        if args.estimator == "torch" and workers is None:
+            workers = 1  # one process per GPU: it batches frames itself
         if args.backend == "local":
-            plan = plan_workers(args.workers)
+            plan = plan_workers(workers)
             if plan.note:
                 print(f"signpose: note: {plan.note}", file=sys.stderr)
             workers = plan.workers
@@ -210,7 +226,7 @@ def _run_extract(args: argparse.Namespace) -> int:
             if show:
                 print("\r" + format_progress(progress) + "\x1b[K", end="", file=sys.stderr, flush=True)
 
-        summary = extract(dataset, args.output, spec, backend, args.overwrite, on_progress, args.backend)
+        summary = extract(dataset, args.output, spec, backend, args.overwrite, on_progress, args.backend, limits)
     if show:
         print(file=sys.stderr)
     print(

@@ -20,6 +20,7 @@ from signpose.estimators import Estimator, EstimatorSpec, make_estimator
 from signpose.posefile import to_pose_bytes
 from signpose.results import ClipResult, ClipStatus, ErrorKind, FrameFailure
 from signpose.sources import FrameLimits, open_frames
+from signpose.sources.fingerprint import input_fingerprint
 from signpose.store import RunStore
 
 # What bad input raises on its way in: reported as the clip's error, no traceback needed.
@@ -87,6 +88,8 @@ class ClipProcessor:
     def _process(self, clip: Clip, base: ClipResult) -> ClipResult:
         store = RunStore(self.out_dir)
         store.pose_relpath(clip.split, clip.clip_id)  # refuse unsafe ids before any work
+        # taken before reading: a change while the clip is processed shows at the next resume
+        base = replace(base, input_fingerprint=input_fingerprint(clip))
         source = open_frames(clip, max_pixels=self.limits.max_pixels, max_bytes=self.limits.max_bytes)
         failures: list[FrameFailure] = []
         names: list[str] = []

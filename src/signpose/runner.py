@@ -8,7 +8,7 @@ import platform
 import time
 from collections.abc import Callable
 from contextlib import closing
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import partial
 from importlib import metadata
@@ -20,9 +20,10 @@ from signpose.backends.base import Backend
 from signpose.clip import Clip, Dataset
 from signpose.errors import OutputError, StoreError
 from signpose.estimators import EstimatorSpec, make_estimator
-from signpose.fingerprint import input_fingerprint
+from signpose.sources.fingerprint import input_fingerprint
 from signpose.machine import describe_machine
 from signpose.pipeline import ClipProcessor, check_access, failed_result
+from signpose.sources import FrameLimits
 from signpose.reader import RunReader
 from signpose.results import ClipResult, ClipStatus, ErrorKind
 from signpose.store import INDEX, RunStore, describe_output_error, is_output_problem, run_lock
@@ -86,19 +87,6 @@ def _done_clips(store: RunStore) -> set[tuple[str, str]]:
     return RunReader(store.root).done_clips() if (store.root / INDEX).is_file() else set()
 
 
-class FingerprintingProcessor:
-    """A clip processor that also records the clip's input fingerprint, taken in the
-    worker just before the clip is processed (a change during processing is caught by the
-    next resume)."""
-
-    def __init__(self, processor: ClipProcessor) -> None:
-        self.processor = processor
-
-    def __call__(self, clip: Clip) -> ClipResult:
-        fingerprint = input_fingerprint(clip)
-        return replace(self.processor(clip), input_fingerprint=fingerprint)
-
-
 def _changed_clips(store: RunStore, clips: list[Clip], done: set[tuple[str, str]]) -> set[tuple[str, str]]:
     """Done clips whose input fingerprint differs from the one recorded when they were done
     (records without one, from older runs, are trusted)."""
@@ -155,6 +143,7 @@ def extract(
     overwrite: bool = False,
     on_progress: Callable[[Progress], None] | None = None,
     backend_name: str = "local",
+    limits: FrameLimits = FrameLimits(),
 ) -> RunSummary:
     """Extract keypoints for every clip of ``dataset`` not already done in ``out``.
 
@@ -163,7 +152,7 @@ def extract(
     stops the run: finished clips are kept, run.json says "stopped" with the reason, and
     OutputError is raised; rerunning resumes."""
     with run_lock(Path(out)):
-        return _extract(dataset, Path(out), spec, backend, overwrite, on_progress, backend_name)
+        return _extract(dataset, Path(out), spec, backend, overwrite, on_progress, backend_name, limits)
 
 
 def _extract(
@@ -174,6 +163,7 @@ def _extract(
     overwrite: bool,
     on_progress: Callable[[Progress], None] | None,
     backend_name: str,
+    limits: FrameLimits,
 ) -> RunSummary:
     estimator = make_estimator(spec)  # checks the options and model files before any work
     store = RunStore(out)
@@ -227,7 +217,7 @@ def _extract(
     status: RunStatus = "complete"
     stop: OutputError | None = None
     try:
-        with closing(backend.map_unordered(FingerprintingProcessor(ClipProcessor(spec, out)), todo)) as outcomes:
+        with closing(backend.map_unordered(ClipProcessor(spec, out, limits), todo)) as outcomes:
             for outcome in outcomes:
                 result = outcome.result if outcome.result is not None else failed_result(outcome.item, outcome.crash, ErrorKind.WORKER)
                 if result.status is ClipStatus.FAILED and is_output_problem(result.error, out):
