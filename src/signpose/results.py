@@ -56,7 +56,7 @@ class ClipResult:
     signer: str = ""
     gloss: str = ""
     translation: str = ""
-    input_fingerprint: str | None = None  # of the clip's frames or video when done (signpose.fingerprint)
+    input_fingerprint: str | None = None  # of the clip's frames or video when done (signpose.sources.fingerprint)
 
     @property
     def key(self) -> tuple[str, str]:
