@@ -16,7 +16,7 @@ from signpose.datasets import open_dataset
 from signpose.errors import StoreError
 from signpose.estimators import EstimatorSpec
 from signpose.runner import extract
-from signpose.store import check_output_path
+from signpose.outputs import check_output_path
 from tests.toy_cli import make_toy_dataset
 
 

@@ -20,7 +20,8 @@ import pytest
 from signpose.backends.local import LocalBackend
 from signpose.datasets import open_dataset
 from signpose.errors import OutputError
-from signpose.store import RunStore, is_output_problem
+from signpose.outputs import is_output_problem
+from signpose.store import RunStore
 from signpose.runner import extract
 from tests.e2e_helpers import signpose, wait_for_index, wait_gone, worker_pids
 from tests.estimators.test_seam import TOY

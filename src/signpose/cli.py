@@ -201,9 +201,9 @@ def run_extract(args: argparse.Namespace) -> int:
 def _run_extract(args: argparse.Namespace) -> int:
     from signpose.backends import make_backend, plan_workers
     from signpose.datasets import open_dataset
+    from signpose.lock import run_lock
     from signpose.progress import format_progress
     from signpose.runner import extract
-    from signpose.store import run_lock
 
     spec = _estimator_spec(args)
     limits = _frame_limits(args)
@@ -226,7 +226,7 @@ def _run_extract(args: argparse.Namespace) -> int:
             if show:
                 print("\r" + format_progress(progress) + "\x1b[K", end="", file=sys.stderr, flush=True)
 
-        summary = extract(dataset, args.output, spec, backend, args.overwrite, on_progress, args.backend, limits)
+        summary = extract(dataset, args.output, spec, backend, args.overwrite, on_progress, args.backend, limits, locked=True)
     if show:
         print(file=sys.stderr)
     print(

@@ -21,7 +21,8 @@ from signpose.keypoints import ClipKeypoints
 from signpose.posefolder import PoseFolder
 from signpose.reader import RunReader
 from signpose.seedschema import STATS_KEY, clip_frames, image_path
-from signpose.store import INDEX, atomic_open, check_output_path
+from signpose.outputs import check_output_path
+from signpose.store import INDEX, atomic_open
 
 PROTOCOL = 3
 # Opcodes of the outer structure (see pickletools): the frames are pickled by pickle itself.

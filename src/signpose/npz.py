@@ -26,7 +26,8 @@ from signpose.errors import SourceError, StoreError
 from signpose.export import ExportClip, ExportSummary, open_source
 from signpose.keypoints import ClipKeypoints
 from signpose.layout import KeypointLayout
-from signpose.store import atomic_open, check_output_path, safe_name
+from signpose.outputs import check_output_path
+from signpose.store import atomic_open, safe_name
 
 
 def _write_array(archive: zipfile.ZipFile, name: str, dtype: np.dtype, shape: tuple[int, ...], chunks: Iterator[np.ndarray]) -> None:

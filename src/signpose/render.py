@@ -21,7 +21,8 @@ from signpose.layout import PartLayout
 from signpose.posefolder import PoseFolder
 from signpose.reader import RunReader
 from signpose.results import ClipResult, ClipStatus
-from signpose.store import INDEX, check_output_path
+from signpose.outputs import check_output_path
+from signpose.store import INDEX
 
 OutputKind = Literal["mp4", "gif", "png"]
 KINDS: dict[str, OutputKind] = {".mp4": "mp4", ".gif": "gif", ".png": "png"}

@@ -22,7 +22,8 @@ from signpose.errors import SourceError
 from signpose.reader import RunReader
 from signpose.render import COLOURS, OTHER_COLOUR, render_clip
 from signpose.results import ClipStatus
-from signpose.store import INDEX, RUN_INFO, check_output_path, compute_stats
+from signpose.outputs import check_output_path
+from signpose.store import INDEX, RUN_INFO, compute_stats
 
 PART_LABELS = {"pose": "body", "face": "face", "left_hand": "left hand", "right_hand": "right hand", "pose_world": "body (world)"}
 HANDS = ("left_hand", "right_hand")

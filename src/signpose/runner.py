@@ -26,7 +26,9 @@ from signpose.pipeline import ClipProcessor, check_access, failed_result
 from signpose.sources import FrameLimits
 from signpose.reader import RunReader
 from signpose.results import ClipResult, ClipStatus, ErrorKind
-from signpose.store import INDEX, RunStore, describe_output_error, is_output_problem, run_lock
+from signpose.lock import run_lock
+from signpose.outputs import describe_output_error, is_output_problem
+from signpose.store import INDEX, RunStore
 
 RunStatus = Literal["complete", "interrupted", "stopped"]
 
@@ -144,13 +146,18 @@ def extract(
     on_progress: Callable[[Progress], None] | None = None,
     backend_name: str = "local",
     limits: FrameLimits = FrameLimits(),
+    *,
+    locked: bool = False,
 ) -> RunSummary:
     """Extract keypoints for every clip of ``dataset`` not already done in ``out``.
 
-    Holds ``out``'s run lock throughout (RunBusyError if another run holds it). A write
+    Holds ``out``'s run lock throughout (RunBusyError if another run holds it), unless
+    ``locked`` says the caller already does. A write
     into ``out`` that fails for every clip alike (disk full, read-only, no permission)
     stops the run: finished clips are kept, run.json says "stopped" with the reason, and
     OutputError is raised; rerunning resumes."""
+    if locked:  # the caller holds the lock (the CLI takes it before reading the dataset)
+        return _extract(dataset, Path(out), spec, backend, overwrite, on_progress, backend_name, limits)
     with run_lock(Path(out)):
         return _extract(dataset, Path(out), spec, backend, overwrite, on_progress, backend_name, limits)
 

@@ -9,33 +9,22 @@ rewritten in dataset order when a run ends, so its bytes do not depend on the wo
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import hashlib
 import json
 import os
-import socket
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from signpose.errors import OutputError, RunBusyError, StoreError
+from signpose.errors import OutputError, StoreError
+from signpose.lock import check_output_folder
+from signpose.outputs import output_problem
 from signpose.results import ClipResult, ClipStatus
+from signpose.runfiles import INDEX, LOCK, LOGS, POSE_SUFFIX, RESERVED_NAMES, RUN_ERRNOS, RUN_INFO, STATS, TMP_MARK
 
-INDEX = "index.jsonl"
-STATS = "stats.json"
-RUN_INFO = "run.json"
-LOGS = "logs"
-POSE_SUFFIX = ".pose"
-TMP_MARK = ".tmp-"
-LOCK = ".lock"
-# The run's own names at its top level: no split may take one of them.
-RESERVED_NAMES = frozenset({INDEX, STATS, RUN_INFO, LOGS, LOCK})
-# Writing into the run folder fails this way for every clip alike: the run stops.
-RUN_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
-
+__all__ = ["INDEX", "LOCK", "LOGS", "POSE_SUFFIX", "RUN_INFO", "STATS", "TMP_MARK", "RunStore", "StatsCounter", "atomic_open",
+           "compute_stats", "run_name", "safe_name", "sha256_file"]
 
 def safe_name(name: str, what: str) -> str:
     """Refuse names that would place a file outside its folder."""
@@ -56,82 +45,6 @@ def run_name(name: str, what: str) -> str:
     if what == "split" and name in RESERVED_NAMES:
         raise StoreError(f"refusing to write {what} {name!r}: it is the name of one of the run folder's own files")
     return name
-
-
-def output_problem(code: int | None, out: Path | str) -> str:
-    """One line for a run-level output error (the same text in every worker, so the
-    driver can recognise it in a failed clip's record)."""
-    if code == errno.ENOSPC:
-        return f"output disk full at {out}: free space and rerun to resume"
-    if code == errno.EDQUOT:
-        return f"disk quota exceeded at {out}: free space (or raise the quota) and rerun to resume"
-    if code == errno.EROFS:
-        return f"output folder {out} is on a read-only file system: make it writable (or choose another folder) and rerun"
-    if code in (errno.EACCES, errno.EPERM):
-        return f"no permission to write into the output folder {out}: fix its permissions (or choose another folder) and rerun"
-    return f"cannot write into the output folder {out} ({os.strerror(code) if code else 'unknown error'})"
-
-
-def describe_output_error(error: OSError, out: Path | str) -> str:
-    """``output_problem`` for a run-level errno, else the error with the file it names."""
-    if error.errno in RUN_ERRNOS:
-        return output_problem(error.errno, out)
-    where = f" ({error.filename})" if error.filename else ""
-    return f"cannot write into the output folder {out}: {error.strerror or error}{where}"
-
-
-def is_output_problem(text: str | None, out: Path | str) -> bool:
-    """Is a failed clip's error a run-level output error (disk full, read-only...)?"""
-    return bool(text) and text in {output_problem(code, out) for code in RUN_ERRNOS}
-
-
-def holds_run(folder: Path | str) -> bool:
-    """Is ``folder`` a signpose run folder (finished, or being written now)? Dataset
-    readers skip such folders: a run is never part of a dataset."""
-    folder = Path(folder)
-    if (folder / INDEX).is_file() and (folder / RUN_INFO).is_file():
-        return True
-    try:
-        with (folder / LOCK).open("rb") as handle:
-            return handle.read(9) == b"signpose "
-    except OSError:
-        return False
-
-
-def _is_split_folder(folder: Path, run: Path) -> bool:
-    if folder.name == LOGS:
-        return True
-    try:
-        with os.scandir(folder) as entries:
-            if any(entry.name.endswith(POSE_SUFFIX) for entry in entries):
-                return True
-    except OSError:
-        pass
-    try:
-        splits = json.loads((run / RUN_INFO).read_text(encoding="utf-8")).get("splits") or []
-    except (OSError, ValueError, AttributeError):
-        return False
-    return isinstance(splits, list) and folder.name in splits
-
-
-def check_output_path(out: Path | str) -> None:
-    """Refuse an output path (of export, report, render) that is a run folder or would
-    write over one of its own files: index, stats, run info, lock, logs, its split folders
-    and .pose files. A new file next to them (``RUN/report.html``) is fine."""
-    target = Path(os.path.realpath(out))
-    if target.suffix == POSE_SUFFIX and target.exists():
-        raise StoreError(f"{out}: refusing to write over a {POSE_SUFFIX} file; choose another output name")
-    for folder in (target, *target.parents):
-        if not holds_run(folder):
-            continue
-        relative = target.relative_to(folder).parts
-        if not relative:
-            raise StoreError(f"{out}: is a signpose run folder; refusing to write into it, choose another output path")
-        first = relative[0]
-        if first in RESERVED_NAMES or first.startswith(".") or first.endswith(POSE_SUFFIX) or _is_split_folder(folder / first, folder):
-            raise StoreError(
-                f"{out}: would write over {folder / first}, part of the signpose run {folder}; choose another output path"
-            )
 
 
 def sha256_file(path: Path) -> str:
@@ -339,137 +252,3 @@ def compute_stats(results: Iterable[ClipResult]) -> dict[str, dict[str, int]]:
     for result in results:
         counter.add(result)
     return counter.stats
-
-
-def check_output_folder(root: Path) -> None:
-    """One clear StoreError for an output path that cannot be a run folder: a file, a
-    dangling symbolic link, or a path under a file."""
-    if root.is_symlink() and not root.exists():
-        raise StoreError(f"{root}: output path is a symbolic link to {os.readlink(root)}, which does not exist")
-    if root.exists():
-        if not root.is_dir():
-            raise StoreError(f"{root}: output path exists and is not a folder")
-        return
-    for parent in root.parents:
-        if parent.is_symlink() and not parent.exists():
-            raise StoreError(
-                f"{root}: cannot create the output folder: {parent} is a symbolic link to {os.readlink(parent)}, which does not exist"
-            )
-        if parent.exists():
-            if not parent.is_dir():
-                raise StoreError(f"{root}: cannot create the output folder: Not a directory ({parent} is a file, not a folder)")
-            return
-
-
-# -- the run lock ---------------------------------------------------------------------------
-
-_HELD: dict[str, "RunLock"] = {}  # by real path: this process's held locks (nested use shares one)
-
-
-class RunLock:
-    """An exclusive ``flock`` on ``<root>/.lock``, held for a whole run, so two runs never
-    write into one folder. The file holds who holds it (text, for the message only: a lock
-    of a dead process is released by the kernel, so it never blocks). Taking the lock
-    creates the output folder; releasing it removes the lock file, and the folders it
-    created if nothing was written into them."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root)
-        self.path = self.root / LOCK
-        self._fd: int | None = None
-        self._created: list[Path] = []
-        self._depth = 0
-
-    def acquire(self) -> "RunLock":
-        check_output_folder(self.root)
-        try:
-            self._make_folders()
-            for _ in range(100):
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    holder = os.pread(fd, 1000, 0).decode("utf-8", "replace").strip()
-                    os.close(fd)
-                    raise RunBusyError(
-                        f"{self.root}: is in use by {holder or 'another signpose run'}; wait for it to end, or use another output folder"
-                    ) from None
-                except BaseException:
-                    os.close(fd)
-                    raise
-                # The holder before us may have removed the file meanwhile: lock the file the name holds.
-                try:
-                    same = os.path.samestat(os.fstat(fd), os.stat(self.path))
-                except FileNotFoundError:
-                    same = False
-                if same:
-                    break
-                os.close(fd)
-            else:
-                raise StoreError(f"{self.root}: cannot take the run lock {self.path}")
-            self._fd = fd
-            text = f"signpose pid {os.getpid()} on host {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n"
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, text.encode("utf-8"), 0)
-        except OSError as error:
-            self._close(remove=self._fd is not None)
-            raise StoreError(describe_output_error(error, self.root)) from error
-        except BaseException:
-            self._close(remove=self._fd is not None)
-            raise
-        return self
-
-    def _make_folders(self) -> None:
-        missing = []
-        for folder in (self.root, *self.root.parents):
-            if folder.exists():
-                break
-            missing.append(folder)
-        for folder in reversed(missing):
-            try:
-                folder.mkdir()
-            except FileExistsError:  # made meanwhile by another process: not ours to remove
-                if folder.is_dir():
-                    continue
-                raise
-            self._created.append(folder)
-
-    def _close(self, remove: bool) -> None:
-        if self._fd is not None:
-            if remove:
-                try:
-                    self.path.unlink(missing_ok=True)  # still ours: we hold the lock on it
-                except OSError:
-                    pass
-            os.close(self._fd)
-            self._fd = None
-        for folder in reversed(self._created):
-            try:
-                folder.rmdir()  # only if empty: nothing was written
-            except OSError:
-                break
-        self._created = []
-
-    def release(self) -> None:
-        self._close(remove=True)
-
-
-@contextmanager
-def run_lock(root: Path) -> Iterator[RunLock]:
-    """Hold the run lock of ``root`` for the block; nested use in one process shares it."""
-    key = os.path.realpath(root)
-    held = _HELD.get(key)
-    if held is not None:
-        held._depth += 1
-        try:
-            yield held
-        finally:
-            held._depth -= 1
-        return
-    lock = RunLock(Path(root)).acquire()
-    _HELD[key] = lock
-    try:
-        yield lock
-    finally:
-        del _HELD[key]
-        lock.release()

@@ -31,7 +31,7 @@ from pathlib import Path, PurePath
 from signpose.clip import Clip
 from signpose.errors import DatasetError
 from signpose.datasets.frames import is_image_name, natural_key
-from signpose.store import holds_run
+from signpose.outputs import holds_run
 
 VIDEO_EXTENSIONS: frozenset[str] = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm"})
 ALL_SPLIT = "all"
