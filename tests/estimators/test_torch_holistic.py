@@ -14,13 +14,13 @@ torch = pytest.importorskip("torch")
 cv2 = pytest.importorskip("cv2")
 mp = pytest.importorskip("mediapipe")
 
-from signpose.estimators.torch_holistic import TorchHolistic  # noqa: E402
+from signpose.estimators.torch_holistic import TorchHolistic, to_arrays  # noqa: E402
 from signpose.estimators.torch_holistic import warp  # noqa: E402
 from tests.testdata import testdata  # noqa: E402
 
 PARTS = (("pose", "pose_landmarks"), ("face", "face_landmarks"),
          ("left_hand", "left_hand_landmarks"), ("right_hand", "right_hand_landmarks"))
-NET_BATCH = 4  # small fixed network chunk: keeps the CPU test quick
+NET_BATCH = 16  # the CPU default; >= 16 also keeps the bits independent of the thread count
 
 
 def _video_frames(path, picks, size=None):
@@ -149,7 +149,12 @@ def test_batching_order_and_composition_do_not_change_bits(frames, estimator, to
     sub = [frames[i] for i in picks]
     small = TorchHolistic(device="cpu", batch_size=2, net_batch=NET_BATCH)
     rev = small.process(sub[::-1])[::-1]  # other order, other batch size and composition
-    mixed = small.process([sub[1], frames[1]])[0]  # other neighbour in its batch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1 if threads > 1 else 2)  # and another number of CPU threads
+    try:
+        mixed = small.process([sub[1], frames[1]])[0]  # other neighbour in its batch
+    finally:
+        torch.set_num_threads(threads)
     for k, i in enumerate(picks):
         _same(torch_results[i], rev[k])
     _same(torch_results[3], mixed)
@@ -168,3 +173,28 @@ def test_frame_without_a_person_gives_nothing(estimator):
     (r,) = estimator.process([np.zeros((260, 210, 3), np.uint8)])
     assert r.pose is None and r.pose_world is None and r.face is None
     assert r.left_hand is None and r.right_hand is None
+    arrays = to_arrays([r])
+    assert arrays["pose"].shape == (1, 33, 4) and np.isnan(arrays["pose"]).all()
+    assert not arrays["pose_present"].any() and not arrays["face_present"].any()
+
+
+def test_weights_are_verified_and_cached_by_hash(tmp_path, monkeypatch):
+    import os
+
+    from signpose.estimators.torch_holistic import net
+    from signpose.estimators.torch_holistic.holistic import MODELS, mediapipe_modules_dir
+
+    rel, digest = MODELS["hand_recrop"]
+    path = os.path.join(mediapipe_modules_dir(), rel)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    with pytest.raises(ValueError, match="sha256"):
+        net.load_program(path, "0" * 64)
+    first = net.load_program(path, digest)
+    cached = list((tmp_path / "signpose" / "torch_holistic").glob(f"{digest}.*.pt"))
+    assert len(cached) == 1
+    again = net.load_program(path, digest)
+    assert again["steps"] == first["steps"]
+    x = torch.rand(2, 3, 256, 256)
+    with torch.inference_mode():
+        a, b = net.TFLiteNet(first)(x)[0], net.TFLiteNet(again)(x)[0]
+    assert torch.equal(a, b) and tuple(a.shape) == (2, 1, 1, 4)

@@ -98,6 +98,8 @@ class TorchHolisticEstimator:
             "cuda_version": torch.version.cuda if cuda else None,
             "cudnn_version": torch.backends.cudnn.version() if cuda else None,
             "dtype": "float32, TF32 off, deterministic algorithms",
+            # every network runs on chunks of this many crops, zero-padded: the bits depend on it
+            "net_batch": 64 if cuda else 16,
             "model_sha256": _model_sha256(),
         }
 
