@@ -18,7 +18,6 @@ from signpose.estimators.mediapipe import MediaPipeHolistic, check_models, model
 
 POSE_POINTS, FACE_POINTS, REFINED_FACE_POINTS, HAND_POINTS = 33, 468, 478, 21
 PARTS = ("pose", "face", "left_hand", "right_hand", "pose_world")
-ModelUnavailable = EstimatorError
 
 
 from tests.testdata import locate, testdata  # tests/data, else ../shared/testdata
@@ -295,7 +294,7 @@ def test_unshipped_model_complexity_is_refused_before_any_graph(no_graph_no_netw
     if target[0].is_file():
         pytest.skip(f"{target[0]} is installed here, so model_complexity={complexity} is available")
     for attempt in (lambda: check_models(model_complexity=complexity), lambda: MediaPipeHolistic(model_complexity=complexity)):
-        with pytest.raises(ModelUnavailable) as caught:
+        with pytest.raises(EstimatorError) as caught:
             attempt()
         message = str(caught.value)
         assert "model_complexity" in message or "model-complexity" in message
@@ -306,7 +305,7 @@ def test_unshipped_model_complexity_is_refused_before_any_graph(no_graph_no_netw
 
 
 def test_out_of_range_model_complexity_is_refused(no_graph_no_network) -> None:
-    with pytest.raises(ModelUnavailable, match="model-complexity must be 0, 1 or 2, not 3"):
+    with pytest.raises(EstimatorError, match="model-complexity must be 0, 1 or 2, not 3"):
         MediaPipeHolistic(model_complexity=3)
 
 
