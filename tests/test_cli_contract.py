@@ -52,6 +52,8 @@ CASES: list[tuple[str, Callable[[Path], list], int, tuple[str, ...]]] = [
      ("--max-frame-megapixels and --max-frame-mb must be positive",)),
     ("torch with video mode", lambda t: ["extract", _frames(t), "-o", t / "out", "--estimator", "torch", "--mode", "video"], 2,
      ("static image mode only",)),
+    ("zero stall timeout", lambda t: ["extract", _frames(t), "-o", t / "out", "--stall-timeout", "0"], 2,
+     ("--stall-timeout must be a positive number",)),
     ("unknown layout", lambda t: ["extract", _frames(t), "-o", t / "out", "--layout", "nope"], 2, ("nope",)),
     ("export a folder that is no run", lambda t: ["export", t, t / "x.pkl"], 2, ("not a signpose run folder",)),
     ("export pickle onto a folder", lambda t: ["export", _run(t), t], 2, (str(Path("")),)),

@@ -70,6 +70,9 @@ def _add_extract(commands) -> None:
     parser.add_argument("--overwrite", action="store_true", help="discard an earlier run in the output folder")
     parser.add_argument("--backend", choices=["local", "ray"], default="local",
                         help="local: worker processes on this machine (default); ray: actors on a Ray cluster")
+    parser.add_argument("--stall-timeout", type=float, default=None, metavar="SECONDS",
+                        help="a worker that finishes no frame for this long (or 10x the longest pause seen, if more) is"
+                             " killed and its clip retried (default 300; env SIGNPOSE_STALL_TIMEOUT)")
     parser.add_argument("--ray-address", default=None, help="Ray cluster address (default: RAY_ADDRESS, else a local Ray)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
@@ -187,6 +190,8 @@ def run_extract(args: argparse.Namespace) -> int:
 
     if args.workers is not None and args.workers < 1:
         return _error(f"--workers must be at least 1, not {args.workers}")
+    if args.stall_timeout is not None and not args.stall_timeout > 0:
+        return _error(f"--stall-timeout must be a positive number of seconds, not {args.stall_timeout}")
     previous = _interrupt_on([signal.SIGTERM, signal.SIGHUP])
     try:
         return _run_extract(args)
@@ -219,7 +224,7 @@ def _run_extract(args: argparse.Namespace) -> int:
             if plan.note:
                 print(f"signpose: note: {plan.note}", file=sys.stderr)
             workers = plan.workers
-        backend = make_backend(args.backend, workers, args.ray_address)
+        backend = make_backend(args.backend, workers, args.ray_address, stall_timeout=args.stall_timeout)
         show = not args.quiet and sys.stderr.isatty()
 
         def on_progress(progress) -> None:

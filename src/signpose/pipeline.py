@@ -14,6 +14,7 @@ import traceback
 from dataclasses import replace
 from pathlib import Path
 
+from signpose.backends import heartbeat
 from signpose.clip import Clip
 from signpose.errors import ClipError, SignposeError
 from signpose.estimators import Estimator, EstimatorSpec, make_estimator
@@ -96,6 +97,7 @@ class ClipProcessor:
 
         def images():
             for frame in source.frames:
+                heartbeat()  # progress, for the backend's watchdog: a hung worker is one that stops asking
                 names.append(frame.name)
                 if frame.error is not None:
                     failures.append(FrameFailure(frame.name, frame.error))

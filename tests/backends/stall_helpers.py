@@ -7,8 +7,6 @@ import os
 import time
 from pathlib import Path
 
-from signpose.backends import heartbeat
-
 
 def announce(markers: Path, name: str) -> None:
     """Write this process's pid to ``markers/name`` so it appears whole."""
@@ -63,6 +61,8 @@ class Beating:
         self.beat = beat
 
     def __call__(self, item: int) -> tuple[int, int]:
+        from signpose.backends import heartbeat
+
         deadline = time.monotonic() + self.seconds
         while time.monotonic() < deadline:
             time.sleep(self.every)

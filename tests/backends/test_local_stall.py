@@ -125,3 +125,15 @@ def test_stall_timeout_from_make_backend_and_the_environment(monkeypatch) -> Non
 
     with pytest.raises(BackendError, match="SIGNPOSE_STALL_TIMEOUT='soon'"):
         make_backend("local", 1)
+
+
+def test_a_slow_consumer_does_not_get_working_workers_killed() -> None:
+    # The consumer sleeps past the bound after each outcome; the workers, beating all along,
+    # are still heard from when the driver looks again.
+    backend = LocalBackend(2, max_attempts=1, stall_timeout=1.5, stall_factor=1.0)
+    outcomes = []
+    for outcome in backend.map_unordered(Beating(3.0), range(3)):
+        outcomes.append(outcome)
+        time.sleep(2.5)
+    assert sorted(o.item for o in outcomes) == [0, 1, 2]
+    assert all(o.crash is None and o.attempts == 1 for o in outcomes), [o.crash for o in outcomes]

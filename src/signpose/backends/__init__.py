@@ -2,27 +2,52 @@
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 from signpose.backends.base import Backend, BackendError, Outcome
+from signpose.backends.liveness import DEFAULT_STALL_TIMEOUT, heartbeat
 from signpose.backends.workers import WorkerPlan, default_workers, plan_workers
+
+STALL_TIMEOUT_VARIABLE = "SIGNPOSE_STALL_TIMEOUT"
 
 BackendName = Literal["local", "ray"]
 
 
-def make_backend(name: BackendName, workers: int | None = None, ray_address: str | None = None) -> Backend:
+def stall_timeout_from_environment() -> float:
+    """The stall bound's floor in seconds: SIGNPOSE_STALL_TIMEOUT, else the default (300)."""
+    text = os.environ.get(STALL_TIMEOUT_VARIABLE, "").strip()
+    if not text:
+        return DEFAULT_STALL_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < float("inf"):
+        raise BackendError(f"{STALL_TIMEOUT_VARIABLE}={text!r}: not a positive number of seconds")
+    return seconds
+
+
+def make_backend(
+    name: BackendName, workers: int | None = None, ray_address: str | None = None, stall_timeout: float | None = None
+) -> Backend:
+    """The backend ``name``. A worker that makes no progress for ``stall_timeout`` seconds
+    (default: SIGNPOSE_STALL_TIMEOUT, else 300; more once slower items have been seen) is
+    killed and its item retried. For Ray, an unreachable ``ray_address`` fails here, within
+    seconds, before anything is written."""
+    stall = stall_timeout if stall_timeout is not None else stall_timeout_from_environment()
     if name == "local":
         from signpose.backends.local import LocalBackend
 
-        return LocalBackend(plan_workers(workers).workers)
+        return LocalBackend(plan_workers(workers).workers, stall_timeout=stall)
     if name == "ray":
         try:
             from signpose.backends.ray import RayBackend
         except ImportError as error:
             raise BackendError(str(error)) from error
 
-        return RayBackend(workers, address=ray_address)
+        return RayBackend(workers, address=ray_address, stall_timeout=stall)
     raise ValueError(f"unknown backend {name!r} (choose local or ray)")
 
 
-__all__ = ["Backend", "BackendError", "BackendName", "Outcome", "WorkerPlan", "default_workers", "make_backend", "plan_workers"]
+__all__ = ["Backend", "BackendError", "BackendName", "Outcome", "WorkerPlan", "default_workers", "heartbeat", "make_backend", "plan_workers"]

@@ -34,7 +34,10 @@ class Backend(Protocol):
     ``fn`` is pickled once per worker, so a callable object can build expensive state
     (a model) lazily on its first call and keep it for the worker's life. An item whose
     worker dies is given to a new worker, up to ``max_attempts`` times, then reported with
-    ``crash`` set. Closing the iterator (or an exception in the consumer, such as
+    ``crash`` set. So is the item of a worker that shows no progress for longer than the
+    backend's stall bound: ``fn`` shows progress by calling ``signpose.backends.heartbeat()``
+    (say, once per frame; a no-op outside a worker), and a worker is also heard from when it
+    takes an item and when it returns one. Closing the iterator (or an exception in the consumer, such as
     KeyboardInterrupt) stops every worker.
     """
 

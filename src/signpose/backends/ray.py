@@ -7,16 +7,31 @@ hidden retries would make the attempt count unbounded and invisible. Actors are 
 (not Ray Data): they start faster, and each keeps one function object (one ClipProcessor,
 so one MediaPipe graph) for its life. Workers write the .pose files themselves, so only
 small result records travel back.
+
+A named cluster (``--ray-address`` / RAY_ADDRESS) is probed with a plain TCP connect when the
+backend is made, before the run folder exists: nothing listening fails within seconds with
+the reason, instead of Ray's own retries (minutes of raw warnings); what Ray writes to the
+driver's stderr while connecting goes to a log file. An actor silent for longer than the
+stall bound (``liveness.StallBound``; signs of life: the item given, the function's
+heartbeats, which reach the driver through one small BeatBoard actor at most once a second,
+the result) is killed and its item given out again, like a dead actor's.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
+import socket
+import sys
+import tempfile
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 try:
@@ -25,13 +40,137 @@ try:
 except ImportError as error:  # an optional dependency: say how to get it
     raise ImportError("the Ray backend needs Ray: pip install 'signpose[ray]'") from error
 
-from signpose.backends import default_workers
+from signpose.backends import default_workers, liveness
 from signpose.backends.base import DEFAULT_MAX_ATTEMPTS, BackendError, Outcome
 
 # ray.wait returns at least this often, so Ctrl-C is seen promptly whatever Ray does with
 # signals inside a blocking call.
 WAIT_SECONDS = 0.5
 _TOKEN_PLACES = "~/.ray/auth_token, or the file RAY_AUTH_TOKEN_PATH names, or RAY_AUTH_TOKEN"
+PROBE_SECONDS = 3.0  # TCP connect to a named cluster before ray.init
+RAY_CLIENT_PORT = 10001  # ray://HOST without a port
+
+
+def _split_host_port(text: str) -> tuple[str, int | None]:
+    """``host:port``, ``[v6]:port``, ``host`` (port None); a path after the port is ignored."""
+    text = text.strip().split("/", 1)[0]
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    else:  # a bare host, or a bare IPv6 address
+        host, port = text, ""
+    if port and not port.isdigit():
+        raise ValueError(port)
+    return host, int(port) if port else None
+
+
+def probe_target(address: str) -> tuple[str, int, str] | None:
+    """Where ray.init(address=...) will connect: (host, port, what listens there), or None
+    when there is nothing to probe (``local``: a new local Ray; a scheme Ray hands to a
+    plugin; an address Ray itself will reject at once). ``auto`` is resolved as Ray does:
+    RAY_ADDRESS, else the cluster the last ``ray start`` on this machine recorded."""
+    address = address.strip()
+    if address == "local":
+        return None
+    if address == "auto":
+        from_env = os.environ.get("RAY_ADDRESS", "").strip()
+        if from_env and from_env != "auto":
+            return probe_target(from_env)
+        try:
+            from ray._private.services import canonicalize_bootstrap_address_or_die
+        except ImportError:  # another Ray: let ray.init find it
+            return None
+        try:
+            address = canonicalize_bootstrap_address_or_die("auto")
+        except (ConnectionError, ValueError) as error:
+            raise BackendError(f"--ray-address auto: no running Ray cluster found on this machine ({error})") from None
+    scheme, has_scheme, rest = address.partition("://")
+    if has_scheme and scheme != "ray":
+        return None
+    try:
+        host, port = _split_host_port(rest if has_scheme else address)
+    except ValueError:
+        return None
+    if has_scheme:
+        return (host, port or RAY_CLIENT_PORT, "the Ray client server (`ray start --head`, port 10001 by default)")
+    if not host or port is None:
+        return None
+    return (host, port, "`ray start --head`")
+
+
+def _ray_host(host: str) -> str:
+    """The host Ray itself connects to: it replaces localhost with this machine's address."""
+    try:
+        from ray._private.services import resolve_ip_for_localhost
+
+        return resolve_ip_for_localhost(host)
+    except Exception:  # noqa: BLE001 - only a second candidate to try
+        return host
+
+
+def _reach(host: str, port: int, seconds: float) -> str | None:
+    """None when something accepts a TCP connection at host:port, else why not."""
+    try:
+        with socket.create_connection((host, port), timeout=seconds):
+            return None
+    except ConnectionRefusedError:
+        return "connection refused"
+    except socket.gaierror as error:
+        return f"unknown host ({error.strerror})"
+    except TimeoutError:
+        return f"no answer within {seconds:g} s"
+    except OSError as error:
+        return error.strerror or str(error)
+
+
+def probe_cluster(address: str, seconds: float = PROBE_SECONDS) -> None:
+    """Raise BackendError within about ``seconds`` when nothing accepts connections at ``address``."""
+    target = probe_target(address)
+    if target is None:
+        return
+    host, port, what = target
+    reason = _reach(host, port, seconds)
+    if reason is None:
+        return
+    if address.partition("://")[1] == "" and _ray_host(host) != host and _reach(_ray_host(host), port, seconds) is None:
+        return  # not on localhost itself, but where Ray will connect (this machine's address)
+    shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    raise BackendError(f"cannot reach a Ray cluster at {shown}: {reason}; is {what} running there?")
+
+
+def ray_log_path() -> Path:
+    """Where Ray's messages to the driver's stderr go (they would bury signpose's own)."""
+    return Path(tempfile.gettempdir()) / f"signpose-ray-{os.getuid()}-{os.getpid()}.log"
+
+
+@contextmanager
+def stderr_to(path: Path) -> Iterator[None]:
+    """Send this process's stderr (file descriptor 2, as C++ code writes it) to ``path``
+    meanwhile; an empty log is removed again."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no stderr to protect
+        yield
+        return
+    try:
+        with open(path, "ab") as log:
+            os.dup2(log.fileno(), 2)
+        yield
+    finally:
+        try:
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+        os.dup2(saved, 2)
+        os.close(saved)
+        try:
+            if path.stat().st_size == 0:
+                path.unlink()
+        except OSError:
+            pass
 
 
 class SignposeWorker:
@@ -46,14 +185,58 @@ class SignposeWorker:
     def run_probe(self, probe: Callable[[], None]) -> None:
         probe()
 
-    def run(self, boxed_fn: list, item: Any) -> Any:
+    def run(self, boxed_fn: list, item: Any, beat: tuple | None = None) -> Any:
         # The reference comes inside a list so Ray does not resolve (and unpickle) it per call.
         if self._fn_ref != boxed_fn[0].hex():
             self._fn, self._fn_ref = ray.get(boxed_fn[0]), boxed_fn[0].hex()
-        return self._fn(item)
+        liveness.install(_RayBeat(*beat) if beat else None)
+        try:
+            return self._fn(item)
+        finally:
+            liveness.install(None)
 
 
 _RemoteWorker = ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(SignposeWorker)
+
+
+class BeatBoard:
+    """Where actors' heartbeats meet: the latest count per item ticket. One per run, no CPU."""
+
+    def __init__(self) -> None:
+        self._counts: dict[int, int] = {}
+
+    def beat(self, ticket: int, count: int) -> None:
+        self._counts[ticket] = count
+
+    def read(self, tickets: list[int]) -> dict[int, int]:
+        """The counts of ``tickets`` (the items still running); the rest are forgotten."""
+        self._counts = {ticket: self._counts[ticket] for ticket in tickets if ticket in self._counts}
+        return dict(self._counts)
+
+
+_RemoteBoard = ray.remote(num_cpus=0, max_restarts=0, max_task_retries=0)(BeatBoard)
+BEAT_SECONDS = 1.0  # an actor tells the board at most this often
+
+
+class _RayBeat:
+    """heartbeat() inside an actor: count, and send the count to the board now and then
+    (a call that does not wait for an answer)."""
+
+    def __init__(self, board: Any, ticket: int) -> None:
+        self.board = board
+        self.ticket = ticket
+        self.count = 0
+        self.sent = float("-inf")
+
+    def __call__(self) -> None:
+        self.count += 1
+        now = time.monotonic()
+        if now - self.sent >= BEAT_SECONDS:
+            self.sent = now
+            try:
+                self.board.beat.remote(self.ticket, self.count)
+            except Exception:  # noqa: BLE001 - the board is gone: the item-level bound still holds
+                pass
 
 
 @dataclass(frozen=True)
@@ -88,14 +271,27 @@ class RayBackend:
     """Runs a function over items on Ray actors: ``address`` (else RAY_ADDRESS) names a
     cluster to connect to; without either, a local Ray is started and stopped again."""
 
-    def __init__(self, workers: int | None = None, address: str | None = None, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> None:
+    def __init__(
+        self,
+        workers: int | None = None,
+        address: str | None = None,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        stall_timeout: float = liveness.DEFAULT_STALL_TIMEOUT,
+        stall_factor: float = liveness.DEFAULT_STALL_FACTOR,
+    ) -> None:
         if workers is not None and workers < 1:
             raise ValueError(f"workers must be at least 1, not {workers}")
+        liveness.StallBound(stall_timeout, stall_factor)  # checks them now, not mid-run
         self._workers = workers
         self.address = address or os.environ.get("RAY_ADDRESS") or None
         self.max_attempts = max_attempts
+        self.stall_timeout = stall_timeout
+        self.stall_factor = stall_factor
+        if self.address and not ray.is_initialized():
+            probe_cluster(self.address)  # seconds, not Ray's minutes of retries
         self._connected = False  # we called ray.init, so we disconnect (or stop our local Ray)
         self._actors: list = []  # started by check(), reused by map_unordered()
+        self._board: Any = None  # the BeatBoard of the run in progress
 
     @property
     def workers(self) -> int:
@@ -108,15 +304,18 @@ class RayBackend:
         if ray.is_initialized():  # the caller's Ray: use it, leave it running
             return
         quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
+        log = ray_log_path()
         try:
-            if self.address:
-                ray.init(address=self.address, **quiet)
-            else:
-                # "local", not None: never attach to some other `ray start` on this machine.
-                cpus = self._workers or default_workers()
-                ray.init(address="local", num_cpus=cpus, include_dashboard=False, **quiet)
+            with stderr_to(log):  # Ray's C++ core warns on stderr directly, outside `logging`
+                if self.address:
+                    ray.init(address=self.address, **quiet)
+                else:
+                    # "local", not None: never attach to some other `ray start` on this machine.
+                    cpus = self._workers or default_workers()
+                    ray.init(address="local", num_cpus=cpus, include_dashboard=False, **quiet)
         except (ConnectionError, RuntimeError, ValueError, RayError) as error:
-            raise BackendError(self._connect_failure(error)) from error
+            said = f" (Ray's own messages: {log})" if log.is_file() and log.stat().st_size else ""
+            raise BackendError(self._connect_failure(error) + said) from error
         self._connected = True
 
     def _connect_failure(self, error: BaseException) -> str:
@@ -137,7 +336,8 @@ class RayBackend:
         """Kill this backend's actors; stop the local Ray it started (a cluster it only
         connected to keeps running: the driver just disconnects)."""
         actors, self._actors = self._actors, []
-        _kill(actors)
+        board, self._board = self._board, None
+        _kill(actors + ([board] if board is not None else []))
         if self._connected:
             self._connected = False
             ray.shutdown()
@@ -147,7 +347,9 @@ class RayBackend:
         try:
             if not self._actors:
                 self._actors = [_RemoteWorker.remote() for _ in range(self.workers)]
-            _wait_all([actor.run_probe.remote(probe) for actor in self._actors])
+            if self._board is None:  # started with the workers, so it is up when items start
+                self._board = _RemoteBoard.remote()
+            _wait_all([actor.run_probe.remote(probe) for actor in self._actors] + [self._board.read.remote([])])
         except RayTaskError as error:  # the probe raised: that is the answer
             self.close()
             raise BackendError(str(getattr(error, "cause", None) or _first_sentence(str(error)))) from None
@@ -172,20 +374,73 @@ class RayBackend:
             pool += [_RemoteWorker.remote() for _ in range(size - len(pool))]
             boxed_fn = [ray.put(fn)]  # pickled once here, unpickled once per actor
             idle = list(pool)
+            if self._board is None:
+                self._board = _RemoteBoard.remote()
+            bound = liveness.StallBound(self.stall_timeout, self.stall_factor)
             running: dict[Any, tuple[Any, _Assignment]] = {}
+            heard: dict[Any, float] = {}  # ref -> time.monotonic() of its last sign of life
+            tickets: dict[Any, int] = {}  # ref -> its number on the board
+            counts: dict[Any, int] = {}  # ref -> its last heartbeat count read from the board
+            reading = None  # a board read in flight
+            looked = time.monotonic()
             while queue or running:
                 while idle and queue:
                     actor, assignment = idle.pop(), queue.popleft()
                     assignment = replace(assignment, attempts=assignment.attempts + 1)
-                    running[actor.run.remote(boxed_fn, assignment.item)] = (actor, assignment)
+                    ticket = _next_ticket()
+                    ref = actor.run.remote(boxed_fn, assignment.item, (self._board, ticket))
+                    running[ref], heard[ref], tickets[ref] = (actor, assignment), time.monotonic(), ticket
                 ready, _ = ray.wait(list(running), num_returns=1, timeout=WAIT_SECONDS)
+                now = time.monotonic()
+                away, looked = now - looked, now
+                if away > WAIT_SECONDS + 1.0:
+                    # The consumer held us up between yields. Heartbeats sent meanwhile reach us
+                    # only with the next board read, so that time is not the actors' silence.
+                    heard = {ref: min(now, last + away - WAIT_SECONDS) for ref, last in heard.items()}
+                reading = self._read_board(reading, tickets, counts, heard, bound, now)
                 for ref in ready:
                     actor, assignment = running.pop(ref)
+                    bound.observe(now - heard.pop(ref))
+                    del tickets[ref]
+                    counts.pop(ref, None)
                     outcome = self._settle(ref, actor, assignment, pool, idle, queue)
+                    if outcome is not None:
+                        yield outcome
+                silent = [ref for ref, last in heard.items() if now - last > bound.seconds]
+                finished = set(ray.wait(silent, num_returns=len(silent), timeout=0)[0]) if silent else set()
+                for ref in [ref for ref in silent if ref not in finished]:  # finished: taken next round
+                    # Silent for longer than the bound allows: hung (or stopped).
+                    actor, assignment = running.pop(ref)
+                    del heard[ref], tickets[ref]
+                    counts.pop(ref, None)
+                    outcome = self._replace(actor, assignment, pool, idle, queue, f"killed after {liveness.describe_stall(bound.seconds)}")
                     if outcome is not None:
                         yield outcome
         finally:  # done, consumer closed us, or Ctrl-C: stop every actor now
             self.close()
+
+    def _read_board(self, reading, tickets: dict, counts: dict, heard: dict, bound, now: float):
+        """Take the board's answer if it is in (a changed count is a sign of life), and ask
+        again; returns the read in flight. Never waits: a slow or lost board only means
+        heartbeats go unheard, and the item-level bound still holds."""
+        if self._board is None:
+            return None
+        if reading is not None:
+            done, _ = ray.wait([reading], timeout=0)
+            if not done:
+                return reading
+            try:
+                latest = ray.get(reading)
+            except RayError:
+                _kill([self._board])
+                self._board = None
+                return None
+            for ref, ticket in tickets.items():
+                count = latest.get(ticket)
+                if count is not None and count != counts.get(ref) and ref in heard:
+                    bound.observe(now - heard[ref])
+                    counts[ref], heard[ref] = count, now
+        return self._board.read.remote(list(tickets.values()))
 
     def _settle(self, ref, actor, assignment: _Assignment, pool: list, idle: list, queue: deque) -> Outcome | None:
         try:
@@ -197,17 +452,29 @@ class RayBackend:
         except RayError as error:
             # Any other Ray error lost the item with its worker (killed, out of memory, node
             # gone, unreachable). Kill as well as forget: an unreachable actor may still run.
-            _kill([actor])
-            replacement = _RemoteWorker.remote()
-            pool[pool.index(actor)] = replacement
-            idle.append(replacement)
-            if assignment.attempts < self.max_attempts:
-                queue.appendleft(assignment)
-                return None
-            crash = f"Ray worker died ({death_reason(error)}) on each of {assignment.attempts} attempts"
-            return Outcome(assignment.item, None, crash=crash, attempts=assignment.attempts)
+            return self._replace(actor, assignment, pool, idle, queue, f"died ({death_reason(error)})")
         idle.append(actor)
         return Outcome(assignment.item, result, attempts=assignment.attempts)
+
+    def _replace(self, actor, assignment: _Assignment, pool: list, idle: list, queue: deque, what: str) -> Outcome | None:
+        """Kill ``actor`` (``what`` happened to it), start another in its place; its item
+        goes out again, or ends as a crash after max_attempts."""
+        _kill([actor])
+        replacement = _RemoteWorker.remote()
+        pool[pool.index(actor)] = replacement
+        idle.append(replacement)
+        if assignment.attempts < self.max_attempts:
+            queue.appendleft(assignment)
+            return None
+        crash = f"Ray worker {what} on each of {assignment.attempts} attempts"
+        return Outcome(assignment.item, None, crash=crash, attempts=assignment.attempts)
+
+
+_tickets = itertools.count(1)
+
+
+def _next_ticket() -> int:
+    return next(_tickets)
 
 
 def _wait_all(refs: list) -> None:
