@@ -9,6 +9,7 @@ the spec's params as keyword arguments.
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Any
 
 from signpose.errors import EstimatorError
@@ -40,10 +41,11 @@ def make_estimator(spec: EstimatorSpec) -> Estimator:
     """The estimator a spec names, built (models load later, on the first clip).
     EstimatorError for an unknown name, option or a missing model file."""
     factory = _factory(spec.name)
-    try:
-        return factory(**spec.options)
+    try:  # checked against the signature, so a TypeError inside the factory stays a bug
+        inspect.signature(factory).bind(**spec.options)
     except TypeError as error:
         raise EstimatorError(f"estimator {spec.name!r}: {error}") from error
+    return factory(**spec.options)
 
 
 __all__ = ["DEFAULT", "REGISTRY", "Estimator", "EstimatorSpec", "make_estimator"]
