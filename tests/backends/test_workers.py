@@ -1,4 +1,5 @@
-"""The worker-count rule: 1.5 per core by default, never more than memory allows."""
+"""The worker-count rule: one per core on small machines, 1.5 per core above, never more
+than memory allows."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from signpose.backends.workers import RESERVED_MEMORY, WORKER_MEMORY, plan_worke
 PLENTY = 1 << 40
 
 
-@pytest.mark.parametrize(("cores", "expected"), [(1, 2), (2, 3), (4, 6), (16, 24), (64, 96)])
-def test_default_is_one_and_a_half_workers_per_core(cores, expected) -> None:
+@pytest.mark.parametrize(("cores", "expected"), [(1, 1), (2, 2), (4, 4), (5, 8), (16, 24), (64, 96)])
+def test_default_is_one_per_core_then_one_and_a_half(cores, expected) -> None:
     assert plan_workers(memory=PLENTY, cpu_count=cores).workers == expected
     assert plan_workers(memory=PLENTY, cpu_count=cores).note is None
 

@@ -1,11 +1,12 @@
 """How many worker processes to start on this machine.
 
-One MediaPipe graph keeps ~1.3 cores busy when it can, less when cores are contended, and
-leaves its core idle at clip boundaries and in the pipeline's serial parts: one worker per
-core leaves cores idle. Measured on a 16-core server (7,680 PHOENIX-size frames): 16
-workers 154.9 frames/s, 24 workers 186.7 (+21%); CPU per frame fell from 0.098 to 0.083
-core-seconds. So the default is 1.5 workers per core, but never more than memory allows
-(~0.55 GB per worker, plus room for the driver and the system).
+One MediaPipe graph keeps ~1.3 cores busy when it can, less when cores are contended. On a
+small machine one worker per core already saturates it: on 2 cores, 2 workers kept 1.94
+cores busy and a third was 4% slower (bench, 12 clips x 40 frames). On a 16-core server one
+per core left cores idle (14.7 busy) and 24 workers were 21% faster than 16 (7,680
+PHOENIX-size frames). So: one worker per core up to SMALL_MACHINE cores, 1.5 per core
+above, and never more than memory allows (~0.55 GB per worker, plus room for the driver
+and the system).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 WORKERS_PER_CORE = 1.5
+SMALL_MACHINE = 4  # cores up to which one worker per core is the default
 WORKER_MEMORY = int(0.55 * 2**30)  # peak resident set of one worker after ~100 clips
 RESERVED_MEMORY = int(0.5 * 2**30)  # the driver, the page cache the decoders need, the system
 
@@ -42,8 +44,10 @@ def available_memory() -> int | None:
 
 
 def plan_workers(requested: int | None = None, *, memory: int | None = None, cpu_count: int | None = None) -> WorkerPlan:
-    """``requested`` workers, or the default (1.5 per core), capped by available memory."""
-    wanted = requested or max(1, math.ceil(WORKERS_PER_CORE * (cpu_count or cores())))
+    """``requested`` workers, or the default (one per core on small machines, 1.5 per core
+    above SMALL_MACHINE cores), capped by available memory."""
+    count = cpu_count or cores()
+    wanted = requested or (count if count <= SMALL_MACHINE else math.ceil(WORKERS_PER_CORE * count))
     memory = available_memory() if memory is None else memory
     if memory is None:
         return WorkerPlan(wanted)
