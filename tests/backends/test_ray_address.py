@@ -14,7 +14,7 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-import signpose.backends.ray as ray_backend  # noqa: E402
+import signpose.backends.rayprobe as ray_backend  # noqa: E402
 from signpose.backends import BackendError, make_backend  # noqa: E402
 from signpose.backends.ray import RayBackend  # noqa: E402
 
