@@ -37,78 +37,13 @@ except ImportError as error:  # an optional dependency: say how to get it
 
 from signpose.backends import default_workers, liveness
 from signpose.backends.base import DEFAULT_MAX_ATTEMPTS, BackendError, Outcome
+from signpose.backends.rayactors import RemoteBoard, RemoteWorker
 from signpose.backends.rayprobe import probe_cluster, ray_log_path, stderr_to
 
 # ray.wait returns at least this often, so Ctrl-C is seen promptly whatever Ray does with
 # signals inside a blocking call.
 WAIT_SECONDS = 0.5
 _TOKEN_PLACES = "~/.ray/auth_token, or the file RAY_AUTH_TOKEN_PATH names, or RAY_AUTH_TOKEN"
-
-
-class SignposeWorker:
-    """One actor. The function is fetched the first time an item needs it (not in the
-    constructor) because check() runs on the same actors before the function is known;
-    it is cached, so it is unpickled once per actor and keeps its state (the model)."""
-
-    def __init__(self) -> None:
-        self._fn_ref: str | None = None
-        self._fn: Callable[[Any], Any] | None = None
-
-    def run_probe(self, probe: Callable[[], None]) -> None:
-        probe()
-
-    def run(self, boxed_fn: list, item: Any, beat: tuple | None = None) -> Any:
-        # The reference comes inside a list so Ray does not resolve (and unpickle) it per call.
-        if self._fn_ref != boxed_fn[0].hex():
-            self._fn, self._fn_ref = ray.get(boxed_fn[0]), boxed_fn[0].hex()
-        liveness.install(_RayBeat(*beat) if beat else None)
-        try:
-            return self._fn(item)
-        finally:
-            liveness.install(None)
-
-
-_RemoteWorker = ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(SignposeWorker)
-
-
-class BeatBoard:
-    """Where actors' heartbeats meet: the latest count per item ticket. One per run, no CPU."""
-
-    def __init__(self) -> None:
-        self._counts: dict[int, int] = {}
-
-    def beat(self, ticket: int, count: int) -> None:
-        self._counts[ticket] = count
-
-    def read(self, tickets: list[int]) -> dict[int, int]:
-        """The counts of ``tickets`` (the items still running); the rest are forgotten."""
-        self._counts = {ticket: self._counts[ticket] for ticket in tickets if ticket in self._counts}
-        return dict(self._counts)
-
-
-_RemoteBoard = ray.remote(num_cpus=0, max_restarts=0, max_task_retries=0)(BeatBoard)
-BEAT_SECONDS = 1.0  # an actor tells the board at most this often
-
-
-class _RayBeat:
-    """heartbeat() inside an actor: count, and send the count to the board now and then
-    (a call that does not wait for an answer)."""
-
-    def __init__(self, board: Any, ticket: int) -> None:
-        self.board = board
-        self.ticket = ticket
-        self.count = 0
-        self.sent = float("-inf")
-
-    def __call__(self) -> None:
-        self.count += 1
-        now = time.monotonic()
-        if now - self.sent >= BEAT_SECONDS:
-            self.sent = now
-            try:
-                self.board.beat.remote(self.ticket, self.count)
-            except Exception:  # noqa: BLE001 - the board is gone: the item-level bound still holds
-                pass
 
 
 @dataclass(frozen=True)
@@ -218,9 +153,9 @@ class RayBackend:
         self._connect()
         try:
             if not self._actors:
-                self._actors = [_RemoteWorker.remote() for _ in range(self.workers)]
+                self._actors = [RemoteWorker.remote() for _ in range(self.workers)]
             if self._board is None:  # started with the workers, so it is up when items start
-                self._board = _RemoteBoard.remote()
+                self._board = RemoteBoard.remote()
             _wait_all([actor.run_probe.remote(probe) for actor in self._actors] + [self._board.read.remote([])])
         except RayTaskError as error:  # the probe raised: that is the answer
             self.close()
@@ -243,11 +178,11 @@ class RayBackend:
             pool, spare = self._actors[:size], self._actors[size:]
             self._actors = pool  # from here on, close() kills whatever the pool holds
             _kill(spare)
-            pool += [_RemoteWorker.remote() for _ in range(size - len(pool))]
+            pool += [RemoteWorker.remote() for _ in range(size - len(pool))]
             boxed_fn = [ray.put(fn)]  # pickled once here, unpickled once per actor
             idle = list(pool)
             if self._board is None:
-                self._board = _RemoteBoard.remote()
+                self._board = RemoteBoard.remote()
             bound = liveness.StallBound(self.stall_timeout, self.stall_factor)
             running: dict[Any, tuple[Any, _Assignment]] = {}
             heard: dict[Any, float] = {}  # ref -> time.monotonic() of its last sign of life
@@ -332,7 +267,7 @@ class RayBackend:
         """Kill ``actor`` (``what`` happened to it), start another in its place; its item
         goes out again, or ends as a crash after max_attempts."""
         _kill([actor])
-        replacement = _RemoteWorker.remote()
+        replacement = RemoteWorker.remote()
         pool[pool.index(actor)] = replacement
         idle.append(replacement)
         if assignment.attempts < self.max_attempts:
