@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from signpose.errors import EstimatorError
 from signpose.keypoints import ClipKeypoints
 from signpose.layout import KeypointLayout
 
@@ -55,3 +56,10 @@ class EstimatorSpec:
     def describe(self) -> str:
         shown = ", ".join(f"{key}={value!r}" for key, value in self.params)
         return f"{self.name}({shown})"
+
+
+def check_confidences(**thresholds: float) -> None:
+    """EstimatorError unless every threshold is within 0..1 (named as the CLI spells it)."""
+    for name, value in thresholds.items():
+        if not 0.0 <= value <= 1.0:
+            raise EstimatorError(f"{name.replace('_', '-')} must be between 0 and 1, not {value}")

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from signpose.errors import EstimatorError
+from signpose.estimators.base import check_confidences
 from signpose.estimators.mediapipe import WORLD, holistic_layout
 from signpose.keypoints import ClipKeypoints
 from signpose.layout import KeypointLayout
@@ -51,8 +52,7 @@ class TorchHolisticEstimator:
             raise EstimatorError("the torch estimator has no --refine-face (its attention face model has custom ops): use --estimator mediapipe")
         if model_complexity != 1:
             raise EstimatorError(f"the torch estimator runs model-complexity 1 only, not {model_complexity}")
-        if not 0.0 <= min_detection_confidence <= 1.0:
-            raise EstimatorError(f"min-detection-confidence must be between 0 and 1, not {min_detection_confidence}")
+        check_confidences(min_detection_confidence=min_detection_confidence, min_tracking_confidence=min_tracking_confidence)
         if batch_size < 1:
             raise EstimatorError(f"--batch-size must be at least 1, not {batch_size}")
         torch = _torch()

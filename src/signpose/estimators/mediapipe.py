@@ -16,6 +16,7 @@ from typing import Any, Literal
 import numpy as np
 
 from signpose.errors import EstimatorError
+from signpose.estimators.base import check_confidences
 from signpose.keypoints import ClipKeypoints
 from signpose.layout import KeypointLayout, PartLayout, part_name
 
@@ -112,8 +113,9 @@ class MediaPipeHolistic:
     """One Holistic graph, reused clip after clip.
 
     A Holistic graph keeps state between calls even in static image mode, so each clip
-    starts on a reset graph and its frames go in order: a clip's keypoints then depend on
-    that clip alone, never on which worker ran it or what it ran before.
+    starts on a graph in a fresh graph's state (a blank frame, or reset() in video mode) and
+    its frames go in order: a clip's keypoints then depend on that clip alone, never on
+    which worker ran it or what it ran before.
     """
 
     def __init__(
@@ -128,9 +130,7 @@ class MediaPipeHolistic:
     ) -> None:
         if mode not in MODES:
             raise EstimatorError(f"mode must be image, video or frame, not {mode!r}")
-        for name, value in (("min_detection_confidence", min_detection_confidence), ("min_tracking_confidence", min_tracking_confidence)):
-            if not 0.0 <= value <= 1.0:
-                raise EstimatorError(f"{name.replace('_', '-')} must be between 0 and 1, not {value}")
+        check_confidences(min_detection_confidence=min_detection_confidence, min_tracking_confidence=min_tracking_confidence)
         self.mode = mode
         self.refine_face = bool(refine_face)
         self.model_complexity = model_complexity
