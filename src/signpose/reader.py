@@ -198,16 +198,16 @@ class RunReader:
             raise SourceError(loaded.problem or f"{record.clip_id}: unreadable")
         return loaded.keypoints
 
-    def done_clips(self) -> set[tuple[str, str]]:
+    def done_clips(self) -> dict[tuple[str, str], str | None]:
         """Clips whose latest record is a success with its file whole (checksum verified):
-        what a resumed run skips."""
+        what a resumed run skips; each with the input fingerprint recorded when it was done."""
         latest: dict[tuple[str, str], ClipResult] = {}
         for result in self.iter_records():
-            # Only what is_done needs, so a large index does not sit in memory.
+            # Only what is_done and resume need, so a large index does not sit in memory.
             latest[result.key] = ClipResult(
                 split=result.split, clip_id=result.clip_id, status=result.status, source="",
-                pose_file=result.pose_file, checksum=result.checksum,
+                pose_file=result.pose_file, checksum=result.checksum, input_fingerprint=result.input_fingerprint,
             )  # fmt: skip
-        return {key for key, result in latest.items() if self._store.is_done(result)}
+        return {key: result.input_fingerprint for key, result in latest.items() if self._store.is_done(result)}
 
 

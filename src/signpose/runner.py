@@ -85,23 +85,18 @@ def _first_readable(clips: list[Clip], look: int = 20) -> Path | None:
     return next((clip.source for clip in clips[:look] if clip.source.exists()), None)
 
 
-def _done_clips(store: RunStore) -> set[tuple[str, str]]:
-    return RunReader(store.root).done_clips() if (store.root / INDEX).is_file() else set()
+def _done_clips(store: RunStore) -> dict[tuple[str, str], str | None]:
+    return RunReader(store.root).done_clips() if (store.root / INDEX).is_file() else {}
 
 
-def _changed_clips(store: RunStore, clips: list[Clip], done: set[tuple[str, str]]) -> set[tuple[str, str]]:
+def _changed_clips(clips: list[Clip], done: dict[tuple[str, str], str | None]) -> set[tuple[str, str]]:
     """Done clips whose input fingerprint differs from the one recorded when they were done
     (records without one, from older runs, are trusted)."""
-    recorded: dict[tuple[str, str], str | None] = {}
-    if (store.root / INDEX).is_file():
-        for result in store.iter_index():
-            recorded[result.key] = result.input_fingerprint
-    changed = set()
-    for clip in clips:
-        key = (clip.split, clip.clip_id)
-        if key in done and recorded.get(key) is not None and input_fingerprint(clip) != recorded[key]:
-            changed.add(key)
-    return changed
+    return {
+        (clip.split, clip.clip_id)
+        for clip in clips
+        if done.get((clip.split, clip.clip_id)) is not None and input_fingerprint(clip) != done[(clip.split, clip.clip_id)]
+    }
 
 
 def _inside(path: Path, folder: str) -> bool:
@@ -187,9 +182,8 @@ def _extract(
     clips = [clip for clip in dataset.clips if not _inside(clip.source, own)]
     keys = list(dict.fromkeys((clip.split, clip.clip_id) for clip in clips))
     done = _done_clips(store)
-    changed = _changed_clips(store, clips, done)
-    done -= changed
-    todo = list({(c.split, c.clip_id): c for c in clips if (c.split, c.clip_id) not in done}.values())
+    changed = _changed_clips(clips, done)
+    todo = list({(c.split, c.clip_id): c for c in clips if (c.split, c.clip_id) not in done or (c.split, c.clip_id) in changed}.values())
 
     info: dict[str, Any] = {
         "signpose_version": __version__,
