@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -439,3 +440,17 @@ def test_write_probe_on_a_read_only_folder_is_a_clear_oserror(tmp_path: Path) ->
         assert list(folder.iterdir()) == []
     finally:
         folder.chmod(0o755)
+
+
+def test_a_record_naming_another_file_is_not_done(tmp_path: Path) -> None:
+    """Resume hashes only the file the store itself writes for a clip: an index line that
+    points elsewhere (../../x, another clip's file) does not count as done."""
+    store = RunStore(tmp_path / "run")
+    store.prepare(overwrite=False)
+    good = result("train", "a", store=store)
+    other = result("train", "b", store=store)
+    outside = tmp_path / "outside.pose"
+    outside.write_bytes(b"pose of a")
+    assert store.is_done(good)
+    assert not store.is_done(replace(good, pose_file=other.pose_file, checksum=other.checksum))
+    assert not store.is_done(replace(good, pose_file="../outside.pose"))

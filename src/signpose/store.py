@@ -175,8 +175,14 @@ class RunStore:
                 offset += len(line)
 
     def is_done(self, result: ClipResult) -> bool:
-        """A clip counts as done only if it succeeded and its file is there, whole."""
+        """A clip counts as done only if it succeeded and its file is there, whole, at the one
+        place the store writes it (an index naming any other path is not trusted)."""
         if result.status is not ClipStatus.OK or not result.pose_file or not result.checksum:
+            return False
+        try:
+            if result.pose_file != self.pose_relpath(result.split, result.clip_id):
+                return False
+        except StoreError:
             return False
         path = self.root / result.pose_file
         return path.is_file() and sha256_file(path) == result.checksum
