@@ -101,9 +101,20 @@ def running(pid: int) -> bool:
         return False
 
 
+def parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def worker_pids(driver: int) -> list[int]:
-    """The driver's spawned worker processes (not multiprocessing's resource tracker)."""
-    return [pid for pid in descendants(driver) if "spawn_main" in cmdline(pid)]
+    """The driver's worker processes: spawned ones, or the children of its fork server (not
+    the fork server itself, nor multiprocessing's resource tracker)."""
+    def forked(pid: int) -> bool:
+        return "forkserver" in cmdline(pid) and "forkserver" in cmdline(parent(pid) or 0)
+
+    return [pid for pid in descendants(driver) if "spawn_main" in cmdline(pid) or forked(pid)]
 
 
 def wait_gone(pids: list[int], timeout: float = 30) -> None:

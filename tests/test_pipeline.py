@@ -285,3 +285,26 @@ def test_frame_limits_reach_the_sources(tmp_path) -> None:
     result = processor(Clip("train", "limited", source))
     assert result.failed_frames >= 1 and "not read" in result.frame_failures[0].error
     assert result.input_fingerprint  # the inputs it saw, for the next resume
+
+
+def test_a_clip_prepared_ahead_gives_the_same_record_and_bytes(run_dir, mixed_clip, tmp_path) -> None:
+    """Told of its next clips early (listing and first frames on a helper thread), a
+    processor records exactly what it records without being told, failures included."""
+    synthetic = synthetic_clip(tmp_path / "train" / "synthetic", count=5)
+    clips = [
+        Clip("train", mixed_clip.name, mixed_clip, signer="Signer01"),
+        Clip("train", "synthetic", synthetic),
+        Clip("train", "nowhere", tmp_path / "nowhere"),
+        Clip("train", "../evil", synthetic),
+    ]
+    told, untold = ClipProcessor(EstimatorSpec(), tmp_path / "told"), ClipProcessor(EstimatorSpec(), tmp_path / "untold")
+    told.start()  # as a worker does when it starts
+    told.prepare(clips[0])
+    results = []
+    for clip, following in zip(clips, [*clips[1:], None]):
+        if following is not None:
+            told.prepare(following)  # the next one is read while this one runs
+        results.append(told(clip))
+    assert results == [untold(clip) for clip in clips]
+    assert [r.status for r in results] == [ClipStatus.OK, ClipStatus.OK, ClipStatus.FAILED, ClipStatus.FAILED]
+    assert snapshot(tmp_path / "told") == snapshot(tmp_path / "untold")

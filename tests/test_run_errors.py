@@ -21,6 +21,7 @@ from signpose.backends.local import LocalBackend
 from signpose.datasets import open_dataset
 from signpose.errors import OutputError
 from signpose.outputs import is_output_problem
+from signpose.journal import IndexJournal
 from signpose.store import RunStore
 from signpose.runner import extract
 from tests.e2e_helpers import signpose, wait_for_index, wait_gone, worker_pids
@@ -109,7 +110,7 @@ def test_disk_full_in_the_driver_stops_the_run_with_run_json_stopped(tmp_path: P
     data = make_toy_dataset(tmp_path / "data", clips=4)
     run = tmp_path / "run"
     appended = []
-    original = RunStore.append
+    original = IndexJournal.append
 
     def append(self, result):
         if appended:
@@ -117,7 +118,7 @@ def test_disk_full_in_the_driver_stops_the_run_with_run_json_stopped(tmp_path: P
         appended.append(result)
         original(self, result)
 
-    monkeypatch.setattr(RunStore, "append", append)
+    monkeypatch.setattr(IndexJournal, "append", append)
     with pytest.raises(OutputError, match=f"output disk full at {run}: free space and rerun to resume"):
         extract(open_dataset(data), run, TOY, LocalBackend(1))
     monkeypatch.undo()

@@ -68,6 +68,20 @@ class RunSummary:
         return self.frames_processed / self.elapsed if self.elapsed > 0 else 0.0
 
 
+@dataclass
+class _Tally:
+    """Clips and frames recorded so far (on disk), and when the last one was."""
+
+    last: float
+    processed: int = 0
+    frames: int = 0
+
+    def count(self, result: ClipResult) -> None:
+        self.processed += 1
+        self.frames += result.frames
+        self.last = time.monotonic()
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -209,16 +223,19 @@ def _extract(
         backend.check(partial(check_access, _first_readable(todo) or dataset.root, Path(out)))
 
     started = time.monotonic()
-    frames = 0
-    processed = 0
+    tally = _Tally(started)
     retried = 0
-    last_result = started
     report = on_progress or (lambda progress: None)
     report(Progress(0, len(todo), 0, 0.0))
+
+    def synced(result: ClipResult) -> None:  # on the journal's thread, once the record is on disk
+        tally.count(result)
+        report(Progress(tally.processed, len(todo), tally.frames, time.monotonic() - started, result))
+
     status: RunStatus = "complete"
     stop: OutputError | None = None
     try:
-        with closing(backend.map_unordered(ClipProcessor(spec, out, limits), todo)) as outcomes:
+        with store.journal(synced) as journal, closing(backend.map_unordered(ClipProcessor(spec, out, limits), todo)) as outcomes:
             for outcome in outcomes:
                 result = outcome.result if outcome.result is not None else failed_result(outcome.item, outcome.crash, ErrorKind.WORKER)
                 if result.status is ClipStatus.FAILED and is_output_problem(result.error, out):
@@ -226,18 +243,17 @@ def _extract(
                     stop = OutputError(result.error or "")
                     break
                 try:
-                    store.append(result)
+                    journal.append(result)
                 except OSError as error:
                     stop = OutputError(describe_output_error(error, out), error.errno)
                     break
-                frames += result.frames
-                processed += 1
                 retried += outcome.attempts > 1
-                last_result = time.monotonic()
-                report(Progress(processed, len(todo), frames, time.monotonic() - started, result))
     except KeyboardInterrupt:
         status = "interrupted"
+    except OSError as error:  # opening the index, or its last sync
+        stop = stop or OutputError(describe_output_error(error, out), error.errno)
     finally:
+        frames, processed, last_result = tally.frames, tally.processed, tally.last
         try:
             store.remove_temporaries()
             store.finalize(keys)

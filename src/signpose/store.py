@@ -12,12 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
 from signpose.errors import OutputError, StoreError
+from signpose.journal import IndexJournal
 from signpose.lock import check_output_folder
 from signpose.outputs import output_problem
 from signpose.results import ClipResult, ClipStatus
@@ -188,17 +189,14 @@ class RunStore:
         return path.is_file() and sha256_file(path) == result.checksum
 
     def append(self, result: ClipResult) -> None:
-        line = (json.dumps(result.to_json(), ensure_ascii=False) + "\n").encode("utf-8")
-        with (self.root / INDEX).open("ab+") as handle:
-            # After a crash mid-append the file ends in a torn line: start a fresh one, or
-            # this record would be glued to the fragment and lost with it.
-            if handle.seek(0, os.SEEK_END) > 0:
-                handle.seek(-1, os.SEEK_END)
-                if handle.read(1) != b"\n":
-                    line = b"\n" + line
-            handle.write(line)
-            handle.flush()
-            os.fsync(handle.fileno())
+        """Append one record and sync it (a run appends through ``journal``)."""
+        with self.journal(lambda synced: None) as journal:
+            journal.append(result)
+
+    def journal(self, on_synced: Callable[[ClipResult], None]) -> IndexJournal:
+        """The index opened for a run's appends: written at once, synced in groups, each
+        record handed to ``on_synced`` once it is on disk (see ``journal``)."""
+        return IndexJournal(self.root / INDEX, on_synced)
 
     def finalize(self, order: Iterable[tuple[str, str]]) -> None:
         """Rewrite the index in dataset order (then any clips of earlier runs outside this

@@ -134,3 +134,38 @@ class FailingProbe:
 
     def __call__(self) -> None:
         raise OSError("on testhost: cannot see the dataset: /nowhere does not exist")
+
+
+class Hooked:
+    """Logs, per process, when it started (``start``), was told of an item (``prepare``)
+    and ran one (``begin``/``end``), in ``<markers>/log-<pid>``; each item takes ``seconds``."""
+
+    def __init__(self, markers: Path, seconds: float) -> None:
+        self.markers = Path(markers)
+        self.seconds = seconds
+
+    def _log(self, what: str) -> None:
+        with (self.markers / f"log-{os.getpid()}").open("a") as handle:
+            handle.write(what + "\n")
+
+    def start(self) -> None:
+        self._log("start")
+
+    def prepare(self, item: int) -> None:
+        self._log(f"prepare {item}")
+
+    def __call__(self, item: int) -> int:
+        self._log(f"begin {item}")
+        time.sleep(self.seconds)
+        self._log(f"end {item}")
+        return item
+
+
+class Surroundings:
+    """What a worker sees of its setting: a variable, its folder, its GPU."""
+
+    def __init__(self, variable: str) -> None:
+        self.variable = variable
+
+    def __call__(self, item: int) -> tuple[str | None, str, str | None]:
+        return os.environ.get(self.variable), os.getcwd(), os.environ.get("CUDA_VISIBLE_DEVICES")

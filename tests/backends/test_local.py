@@ -16,7 +16,7 @@ import pytest
 
 from signpose.backends.base import BackendError, Outcome
 from signpose.backends.local import LocalBackend, describe_exit
-from tests.backends.local_helpers import AlwaysDie, Counted, DieOnce, DieOnceLate, Raise, SleepFor, Slow, Square
+from tests.backends.local_helpers import AlwaysDie, Counted, DieOnce, DieOnceLate, Hooked, Raise, SleepFor, Slow, Square, Surroundings
 
 
 def gone(pid: int) -> bool:
@@ -216,3 +216,54 @@ def test_check_turns_oserror_into_backend_error() -> None:
     with pytest.raises(BackendError, match="cannot write into the output folder /out") as caught:
         LocalBackend(1).check(probe)
     assert isinstance(caught.value.__cause__, OSError)
+
+
+def _logs(markers: Path) -> list[list[str]]:
+    return [path.read_text().splitlines() for path in sorted(markers.glob("log-*"))]
+
+
+def test_a_worker_starts_before_its_first_item_and_prepares_the_next_while_one_runs(tmp_path: Path) -> None:
+    outcomes = list(LocalBackend(2).map_unordered(Hooked(tmp_path, 0.3), list(range(8))))
+    assert sorted(o.item for o in outcomes) == list(range(8))
+    logs = _logs(tmp_path)
+    assert len(logs) == 2
+    for log in logs:
+        assert log[0] == "start"
+        begun = [int(line.split()[1]) for line in log if line.startswith("begin")]
+        for earlier, later in zip(begun, begun[1:]):
+            if log.index(f"prepare {later}") < log.index(f"end {earlier}"):
+                break
+        else:
+            pytest.fail(f"no item was prepared while the one before it ran: {log}")
+        for item in begun:  # every item is prepared before it begins
+            assert log.index(f"prepare {item}") < log.index(f"begin {item}")
+
+
+def test_only_the_item_in_progress_counts_an_attempt_when_its_worker_dies(tmp_path: Path) -> None:
+    """The worker holds item 0 and, waiting, item 1; its death on 0 does not charge 1."""
+    outcomes = {o.item: o for o in LocalBackend(1, max_attempts=1).map_unordered(AlwaysDie(tmp_path, (0,)), [0, 1, 2, 3])}
+    assert outcomes[0].crash is not None and outcomes[0].attempts == 1
+    assert [(outcomes[i].result, outcomes[i].attempts) for i in (1, 2, 3)] == [(1, 1), (2, 1), (3, 1)]
+
+
+def test_a_slow_item_holds_back_at_most_the_one_item_waiting_behind_it(tmp_path: Path) -> None:
+    """Items are held two at a time only while more are left than there are workers: the
+    item that waits in the slow item's worker is the only one done after it."""
+    delays = {0: 2.0}
+    order = [o.item for o in LocalBackend(2).map_unordered(SleepFor(delays), list(range(8)))]
+    assert order.index(0) >= len(order) - 2
+
+
+def test_workers_see_the_driver_as_it_is_when_they_start(tmp_path: Path, monkeypatch) -> None:
+    """Forked from a fork server started earlier, a worker still gets the driver's
+    environment and working folder of now, as a spawned one would."""
+    list(LocalBackend(1).map_unordered(Square(), [1]))  # the fork server (if any) runs by now
+    monkeypatch.setenv("SIGNPOSE_TEST_SETTING", "now")
+    monkeypatch.chdir(tmp_path)
+    seen = {o.result for o in LocalBackend(2).map_unordered(Surroundings("SIGNPOSE_TEST_SETTING"), [1, 2])}
+    assert seen == {("now", str(tmp_path), None)}
+
+
+def test_workers_spread_over_the_gpus_they_are_given() -> None:
+    outcomes = LocalBackend(2, gpus=["3", "5"]).map_unordered(Surroundings("HOME"), list(range(6)))
+    assert {o.result[2] for o in outcomes} == {"3", "5"}

@@ -1,27 +1,42 @@
-"""Local backend: a pool of spawned worker processes on this machine.
+"""Local backend: a pool of worker processes on this machine.
 
-Each worker holds exactly one item at a time, so when a worker dies (SIGKILL, the OOM
-killer) the driver knows which item it held, starts a fresh worker and gives that item
-out again. multiprocessing.Pool would hang on a dead worker and ProcessPoolExecutor
-breaks the whole pool, which is why this is a small pool of its own.
+The driver keeps track of which items each worker holds, so when a worker dies (SIGKILL,
+the OOM killer) it starts a fresh worker and gives those items out again.
+multiprocessing.Pool would hang on a dead worker and ProcessPoolExecutor breaks the whole
+pool, which is why this is a small pool of its own.
+
+No idle gaps: a worker holds its current item and, while enough items are left, the next
+one, so it never waits for the driver between items; a function with a ``prepare(item)``
+method is told of the next item as soon as it arrives (to list and decode ahead), and one
+with a ``start()`` method builds its state (a model) as soon as the worker starts, before
+any item. Only the item in progress counts an attempt when its worker dies.
+
+Workers are forked from a fork server (Linux) that has imported the function's module and
+what its ``preload`` attribute names, once; elsewhere each worker is a spawned interpreter.
+Never a plain fork of the driver: MediaPipe graphs do not survive a fork, and the fork
+server holds none. Each worker gets the driver's environment as it is when the worker
+starts, like a spawned one would.
 
 A worker that lives but makes no progress (stopped with SIGSTOP, stuck on a dead network
-mount, deadlocked) is treated the same way: each worker has a counter in shared memory that
-it bumps when it takes an item and whenever the function calls
+mount, deadlocked) is treated like a dead one: each worker has a counter in shared memory
+that it bumps when it takes an item and whenever the function calls
 ``signpose.backends.heartbeat()``; a busy worker whose counter has not moved, and which has
 sent no result, for longer than the stall bound (``liveness.StallBound``) is killed, and its
-item goes out again.
+items go out again.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import queue as queues
 import signal
+import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from multiprocessing import reduction
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -29,17 +44,36 @@ from signpose.backends import liveness
 from signpose.backends.base import DEFAULT_MAX_ATTEMPTS, BackendError, Outcome
 
 STOP_TIMEOUT_SECONDS = 5.0
+# Items a worker holds at once: the one it runs and the next, already being prepared.
+HELD_ITEMS = 2
 
 
-def _worker_main(connection: Connection, fn: Callable[[Any], Any], counter: Any = None) -> None:
-    # Ctrl-C reaches the whole process group; only the driver decides how to stop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    liveness.install(counter)
+def _receive_items(connection: Connection, fn: Callable[[Any], Any], inbox: queues.SimpleQueue) -> None:
+    prepare = getattr(fn, "prepare", None)
     while True:
         try:
             item = connection.recv()
-        except EOFError:  # the driver is gone
+        except (EOFError, OSError):  # the driver is gone
+            item = None
+        if item is not None and prepare is not None:
+            prepare(item)
+        inbox.put(item)
+        if item is None:
             return
+
+
+def _worker_main(connection: Connection, fn: Callable[[Any], Any], counter: Any, setting: _Setting) -> None:
+    # Ctrl-C reaches the whole process group; only the driver decides how to stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    setting.apply()
+    liveness.install(counter)
+    inbox: queues.SimpleQueue = queues.SimpleQueue()
+    threading.Thread(target=_receive_items, args=(connection, fn, inbox), name="signpose-inbox", daemon=True).start()
+    start = getattr(fn, "start", None)
+    if start is not None:
+        start()
+    while True:
+        item = inbox.get()
         if item is None:
             return
         liveness.heartbeat()  # item started
@@ -55,6 +89,58 @@ def describe_exit(exitcode: int | None) -> str:
     return f"exit code {exitcode}"
 
 
+def _context(fn: Callable[[Any], Any]):
+    """A fork server that has imported ``fn``'s module and ``fn.preload`` once, so each
+    worker starts without importing them again; spawn where there is no fork server."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    # Takes effect when the fork server starts (the first pool of this process); later
+    # pools reuse it and import what it lacks in each worker.
+    context.set_forkserver_preload([type(fn).__module__, *getattr(fn, "preload", ())])
+    return context
+
+
+class _Fd:
+    """A file descriptor of the driver, passed to a worker when it starts."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def __reduce__(self):
+        return _received_fd, (reduction.DupFd(self.fd),)
+
+
+def _received_fd(duplicate) -> int:
+    return duplicate.detach()
+
+
+@dataclass(frozen=True)
+class _Setting:
+    """What a worker takes from the driver as it starts, as a spawned process would
+    (a fork server's children would otherwise have the fork server's): environment,
+    working folder, standard output and error."""
+
+    environment: Mapping[str, str]
+    folder: str
+    stdout: Any
+    stderr: Any
+
+    @classmethod
+    def of_driver(cls, extra: Mapping[str, str]) -> _Setting:
+        # The process's own descriptors 1 and 2, which a spawned child inherits (sys.stdout
+        # may be an object without one).
+        return cls(dict(os.environ) | dict(extra), os.getcwd(), _Fd(1), _Fd(2))
+
+    def apply(self) -> None:
+        os.environ.clear()
+        os.environ.update(self.environment)
+        os.chdir(self.folder)
+        for fd, target in ((self.stdout, 1), (self.stderr, 2)):
+            os.dup2(fd, target)
+            os.close(fd)
+
+
 @dataclass
 class _Assignment:
     item: Any
@@ -62,25 +148,32 @@ class _Assignment:
 
 
 class _Worker:
-    def __init__(self, context, fn: Callable[[Any], Any]) -> None:
+    def __init__(self, context, fn: Callable[[Any], Any], gpu: str | None) -> None:
         self.connection, child = context.Pipe()
         self.counter = context.RawValue("Q", 0)  # heartbeats: written by the worker only
-        self.process = context.Process(target=_worker_main, args=(child, fn, self.counter), daemon=True)
+        setting = _Setting.of_driver({"CUDA_VISIBLE_DEVICES": gpu} if gpu is not None else {})
+        self.process = context.Process(target=_worker_main, args=(child, fn, self.counter, setting), daemon=True)
         self.process.start()
         child.close()
-        self.assignment: _Assignment | None = None
+        self.gpu = gpu
+        self.held: deque[_Assignment] = deque()  # the first is in progress, the rest wait in the worker
         self.retired = False
         self.beats = 0  # the counter when last read
         self.heard = 0.0  # time.monotonic() of the last sign of life while busy
 
+    @property
+    def busy(self) -> bool:
+        return bool(self.held)
+
     def give(self, assignment: _Assignment) -> None:
-        self.assignment = assignment
-        self.beats = self.counter.value
-        self.heard = time.monotonic()
+        if not self.held:
+            self.beats = self.counter.value
+            self.heard = time.monotonic()
+        self.held.append(assignment)
         try:
             self.connection.send(assignment.item)
         except OSError:
-            pass  # it died: its sentinel fires and the item goes out again
+            pass  # it died: its sentinel fires and the items go out again
 
     def retire(self) -> None:
         """Ask an idle worker to exit; it tears its model down while others still work."""
@@ -88,7 +181,7 @@ class _Worker:
         self.stop()
 
     def stop(self) -> None:
-        if self.assignment is not None:
+        if self.held:
             # Mid-item: do not wait for it. The store drops the temporary file it leaves.
             self.process.terminate()
             _continue(self.process)  # a stopped worker acts on SIGTERM only once continued
@@ -114,11 +207,12 @@ def _continue(process) -> None:
 
 
 class LocalBackend:
-    """Runs a function over items on ``workers`` spawned processes (never fork: MediaPipe
-    graphs do not survive a fork).
+    """Runs a function over items on ``workers`` processes of this machine.
 
     A busy worker silent for longer than ``max(stall_timeout, stall_factor × the longest
-    silence seen so far)`` seconds is killed and its item retried (see ``liveness``)."""
+    silence seen so far)`` seconds is killed and its items retried (see ``liveness``).
+    ``gpus`` (device numbers): worker i sees only ``gpus[i % len(gpus)]``
+    (CUDA_VISIBLE_DEVICES), so workers spread over the GPUs, and its replacements keep its GPU."""
 
     def __init__(
         self,
@@ -126,6 +220,8 @@ class LocalBackend:
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         stall_timeout: float = liveness.DEFAULT_STALL_TIMEOUT,
         stall_factor: float = liveness.DEFAULT_STALL_FACTOR,
+        *,
+        gpus: Sequence[str] = (),
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be at least 1, not {workers}")
@@ -134,6 +230,7 @@ class LocalBackend:
         self.max_attempts = max_attempts
         self.stall_timeout = stall_timeout
         self.stall_factor = stall_factor
+        self.gpus = tuple(str(gpu) for gpu in gpus)
 
     def check(self, probe: Callable[[], None]) -> None:
         # Workers share this machine's files, so checking here is checking there.
@@ -142,34 +239,27 @@ class LocalBackend:
         except OSError as error:
             raise BackendError(str(error)) from error
 
+    def _gpu(self, slot: int) -> str | None:
+        return self.gpus[slot % len(self.gpus)] if self.gpus else None
+
     def map_unordered(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Outcome]:
         queue = deque(_Assignment(item, 0) for item in items)
         if not queue:
             return
-        context = multiprocessing.get_context("spawn")
+        context = _context(fn)
         bound = liveness.StallBound(self.stall_timeout, self.stall_factor)
         tick = min(1.0, self.stall_timeout / 4)  # how often heartbeat counters are read
-        pool = [_Worker(context, fn) for _ in range(min(self.workers, len(queue)))]
+        pool = [_Worker(context, fn, self._gpu(slot)) for slot in range(min(self.workers, len(queue)))]
         try:
-            while queue or any(worker.assignment for worker in pool):
-                for index, worker in enumerate(pool):
-                    if worker.assignment is None and queue:
-                        if worker.retired or not worker.process.is_alive():  # a retry came back, or it died idle
-                            worker.join()
-                            pool[index] = worker = _Worker(context, fn)
-                        assignment = queue.popleft()
-                        assignment.attempts += 1
-                        worker.give(assignment)
-                    elif worker.assignment is None and not worker.retired:
-                        # Nothing left to give: let it shut down while the others finish.
-                        worker.retire()
-                busy = [worker for worker in pool if worker.assignment]
+            while queue or any(worker.busy for worker in pool):
+                self._dispatch(context, fn, pool, queue)
+                busy = [worker for worker in pool if worker.busy]
                 waitables = [w.connection for w in busy] + [w.process.sentinel for w in busy]
                 now = time.monotonic()
                 due = min(w.heard for w in busy) + bound.seconds - now if busy else tick
                 ready = set(wait(waitables, timeout=max(0.0, min(tick, due))))
                 for index, worker in enumerate(pool):
-                    if worker.assignment is None:
+                    if not worker.busy:
                         continue
                     # Read the clock per worker: the consumer may have held us up at a yield.
                     # A result, a death and a heartbeat are all looked for before a silence is
@@ -185,7 +275,7 @@ class LocalBackend:
                     if worker.process.sentinel in ready or not worker.process.is_alive():
                         outcome = self._lost(worker, queue)
                         worker.join()
-                        pool[index] = _Worker(context, fn)
+                        pool[index] = _Worker(context, fn, worker.gpu)
                         if outcome is not None:
                             yield outcome
                         continue
@@ -199,7 +289,7 @@ class LocalBackend:
                         worker.process.kill()
                         outcome = self._lost(worker, queue, f"killed after {liveness.describe_stall(seconds)}")
                         worker.join()
-                        pool[index] = _Worker(context, fn)
+                        pool[index] = _Worker(context, fn, worker.gpu)
                         if outcome is not None:
                             yield outcome
         finally:
@@ -208,20 +298,50 @@ class LocalBackend:
             for worker in pool:
                 worker.join()
 
+    @staticmethod
+    def _dispatch(context, fn: Callable[[Any], Any], pool: list[_Worker], queue: deque) -> None:
+        """Every worker gets an item; then, while more items are left than there are
+        workers, each also gets the next one (so a worker holding two never keeps an item
+        waiting that an idle peer could have run, except behind its current one)."""
+        for index, worker in enumerate(pool):
+            if not worker.busy and queue:
+                if worker.retired or not worker.process.is_alive():  # a retry came back, or it died idle
+                    worker.join()
+                    pool[index] = worker = _Worker(context, fn, worker.gpu)
+                LocalBackend._give(worker, queue)
+            elif not worker.busy and not worker.retired:
+                # Nothing left to give: let it shut down while the others finish.
+                worker.retire()
+        for worker in pool:
+            if worker.busy and len(worker.held) < HELD_ITEMS and len(queue) > len(pool):
+                LocalBackend._give(worker, queue)
+
+    @staticmethod
+    def _give(worker: _Worker, queue: deque) -> None:
+        assignment = queue.popleft()
+        assignment.attempts += 1
+        worker.give(assignment)
+
     def _receive(self, worker: _Worker) -> Outcome | None:
         try:
             result = worker.connection.recv()
         except (EOFError, OSError):
             return None  # died while sending: handled as a lost worker
-        assignment, worker.assignment = worker.assignment, None
+        assignment = worker.held.popleft()
+        # The next item starts now: its silence is measured from here.
+        worker.beats, worker.heard = worker.counter.value, time.monotonic()
         return Outcome(assignment.item, result, attempts=assignment.attempts)
 
     def _lost(self, worker: _Worker, queue: deque, what: str | None = None) -> Outcome | None:
-        """``worker`` is gone (died, or ``what`` was done to it): its item goes out again,
-        or ends as a crash."""
+        """``worker`` is gone (died, or ``what`` was done to it): the items it waited to start
+        go out again as they were; the one in progress too, or it ends as a crash."""
         worker.process.join()
         what = what or f"died ({describe_exit(worker.process.exitcode)})"
-        assignment, worker.assignment = worker.assignment, None
+        assignment, *waiting = worker.held
+        worker.held.clear()
+        for untouched in reversed(waiting):
+            untouched.attempts -= 1
+            queue.appendleft(untouched)
         if assignment.attempts < self.max_attempts:
             queue.appendleft(assignment)
             return None

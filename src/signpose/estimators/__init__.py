@@ -37,6 +37,17 @@ def _factory(name: str) -> Any:
         raise EstimatorError(f"estimator {name!r}: {module_name} has no {attribute}") from error
 
 
+def estimator_modules(spec: EstimatorSpec) -> tuple[str, ...]:
+    """The modules a worker imports to run ``spec``'s estimator: its own and what its
+    ``preload`` attribute names (its heavy libraries), so a backend can import them once
+    for all its workers. Empty when the estimator cannot be found (make_estimator says why)."""
+    try:
+        factory = _factory(spec.name)
+    except EstimatorError:
+        return ()
+    return (factory.__module__, *getattr(factory, "preload", ()))
+
+
 def make_estimator(spec: EstimatorSpec) -> Estimator:
     """The estimator a spec names, built (models load later, on the first clip).
     EstimatorError for an unknown name, option or a missing model file."""
@@ -48,4 +59,4 @@ def make_estimator(spec: EstimatorSpec) -> Estimator:
     return factory(**spec.options)
 
 
-__all__ = ["DEFAULT", "REGISTRY", "Estimator", "EstimatorSpec", "make_estimator"]
+__all__ = ["DEFAULT", "REGISTRY", "Estimator", "EstimatorSpec", "estimator_modules", "make_estimator"]

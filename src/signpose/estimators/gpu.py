@@ -32,6 +32,8 @@ class TorchHolisticEstimator:
     """Static image mode, model_complexity 1, 468 face points; optionally without the
     body's world landmarks. ``device``: cuda (the default where there is one) or cpu."""
 
+    preload = ("torch",)
+
     def __init__(
         self,
         *,
@@ -102,6 +104,10 @@ class TorchHolisticEstimator:
             "net_batch": 64 if cuda else 16,
             "model_sha256": _model_sha256(),
         }
+
+    def load(self) -> None:
+        """Read the networks onto the device now, not on the first clip."""
+        self.model  # noqa: B018 - built on first use
 
     def close(self) -> None:
         self._model = None

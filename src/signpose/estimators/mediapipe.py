@@ -118,6 +118,8 @@ class MediaPipeHolistic:
     which worker ran it or what it ran before.
     """
 
+    preload = ("mediapipe.python.solutions.holistic",)
+
     def __init__(
         self,
         *,
@@ -172,6 +174,17 @@ class MediaPipeHolistic:
                     min_tracking_confidence=self.min_tracking_confidence,
                 )
         return self._holistic
+
+    def load(self) -> None:
+        """Build the graph and load its models now (they load on a graph's first frame),
+        leaving it in a fresh graph's state."""
+        if self._holistic is not None:
+            return
+        with _quiet_native_logs():
+            self.holistic.process(CLEAR_FRAME)
+            if self.mode == "video":
+                self.holistic.reset()  # a blank frame leaves video mode's smoothing state
+        self._fresh = True
 
     def close(self) -> None:
         if self._holistic is not None:
