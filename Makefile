@@ -15,7 +15,7 @@ DEMO := demo-out
 DEMO_DATA := build/demo-data
 DEMO_CLIP := dev/house_1
 
-.PHONY: setup demo test bench browser clean
+.PHONY: setup demo test bench bench-gpu browser clean
 
 setup: $(VENV)/.installed
 
@@ -85,6 +85,14 @@ test-py312: $(VENV312)/.installed browser
 
 bench: $(VENV)/.installed
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+# The torch estimator's benchmark (GPU mode): frames/s end to end and per stage on 210x260 PNG
+# frames, on cuda when there is one: bench's PHOENIX data if `make bench` built it, else a test
+# video. make bench-gpu BENCH_GPU_ARGS="--device cpu --frames 64 --batch 16 64"
+BENCH_GPU_DATA ?= $(or $(firstword $(sort $(wildcard bench/out/data/[0-9]*x*/PHOENIX-2014-T-release-v3))),tests/data/signing/slp_site_asl_house.mp4)
+bench-gpu: $(VENV)/.torch
+	@mkdir -p bench/out
+	$(PY) -m signpose.estimators.torch_holistic.bench $(BENCH_GPU_DATA) --json bench/out/gpu.json $(BENCH_GPU_ARGS)
 
 clean:
 	rm -rf build $(DEMO) .pytest_cache

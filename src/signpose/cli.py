@@ -42,7 +42,7 @@ def _add_extract(commands) -> None:
     parser.add_argument("dataset", type=Path, help="dataset root (PHOENIX-2014-T, PHOENIX-2014, a folder of clip folders or of videos), one video file, or a video manifest .csv")
     parser.add_argument("-o", "--output", type=Path, required=True, help="run folder to write (created; resumed if it holds a run)")
     parser.add_argument("--workers", "--num_workers", "--num-workers", dest="workers", type=int, default=None,
-                        help="worker processes (default: all cores)")
+                        help="worker processes (default: all cores; --estimator torch: one per GPU, else 1)")
     parser.add_argument("--estimator", choices=sorted(REGISTRY), default="mediapipe",
                         help="mediapipe: MediaPipe Holistic on the CPU (default); torch: the same networks batched in PyTorch (GPU)")
     parser.add_argument("--mode", choices=["image", "video", "frame"], default="image",
@@ -206,6 +206,7 @@ def run_extract(args: argparse.Namespace) -> int:
 def _run_extract(args: argparse.Namespace) -> int:
     from signpose.backends import make_backend, plan_workers
     from signpose.datasets import open_dataset
+    from signpose.gpuplan import gpu_plan
     from signpose.lock import run_lock
     from signpose.progress import format_progress
     from signpose.runner import extract
@@ -216,15 +217,14 @@ def _run_extract(args: argparse.Namespace) -> int:
     # overwrite) while another run may be using it.
     with run_lock(args.output):
         dataset = open_dataset(args.dataset, args.layout, args.splits, args.max_samples_per_split)
-        workers = args.workers
-        if args.estimator == "torch" and workers is None:
-            workers = 1  # one process per GPU: it batches frames itself
+        gpus = gpu_plan(estimator=args.estimator, backend=args.backend, workers=args.workers, device=args.device)
+        workers = gpus.workers  # torch: one process per GPU (it batches frames itself), pinned to it
         if args.backend == "local":
             plan = plan_workers(workers)
             if plan.note:
                 print(f"signpose: note: {plan.note}", file=sys.stderr)
             workers = plan.workers
-        backend = make_backend(args.backend, workers, args.ray_address, stall_timeout=args.stall_timeout)
+        backend = make_backend(args.backend, workers, args.ray_address, stall_timeout=args.stall_timeout, gpus=gpus.gpus)
         show = not args.quiet and sys.stderr.isatty()
 
         def on_progress(progress) -> None:

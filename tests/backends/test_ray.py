@@ -45,7 +45,8 @@ RUN_SECONDS = 150  # any subprocess run; a hang fails the test instead of CI
 def local_ray() -> Iterator[None]:
     """One local Ray for the in-process tests; RayBackend reuses it and leaves it running."""
     auth_mode = os.environ.get("RAY_AUTH_MODE")
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+    # No GPUs, even on a machine that has some (test_ray_gpus.py declares two).
+    ray.init(address="local", num_cpus=2, num_gpus=0, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
     # Ship the helper classes themselves: workers need not be able to import tests/.
     ray.cloudpickle.register_pickle_by_value(helpers)
     try:
@@ -112,6 +113,17 @@ def test_item_whose_worker_always_dies_is_reported_after_max_attempts(local_ray,
     assert doomed.crash.startswith("Ray worker died (") and doomed.crash.endswith(") on each of 3 attempts")
     assert len((tmp_path / "attempts-1").read_text().splitlines()) == 3  # bounded: exactly three workers
     assert all(outcomes[i].result == i and outcomes[i].attempts == 1 for i in (0, 2, 3, 4, 5))
+
+
+def test_gpu_workers_on_a_cluster_without_gpus_fail_at_once(local_ray) -> None:
+    started = time.monotonic()
+    no_gpus = r"^the Ray cluster has no GPUs, and its workers need 1 GPU each: start its nodes where GPUs are visible"
+    with pytest.raises(BackendError, match=no_gpus):
+        RayBackend(gpus_per_worker=1).check(lambda: None)
+    with pytest.raises(BackendError, match=no_gpus):
+        list(RayBackend(2, gpus_per_worker=1).map_unordered(helpers.Square(), range(4)))
+    assert time.monotonic() - started < 10  # an error, not a wait for GPUs that never come
+    assert ray.is_initialized()
 
 
 def test_death_reason_is_short() -> None:

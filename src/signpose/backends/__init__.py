@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Literal
 
 from signpose.backends.base import Backend, BackendError, Outcome
@@ -29,24 +30,32 @@ def stall_timeout_from_environment() -> float:
 
 
 def make_backend(
-    name: BackendName, workers: int | None = None, ray_address: str | None = None, stall_timeout: float | None = None
+    name: BackendName,
+    workers: int | None = None,
+    ray_address: str | None = None,
+    stall_timeout: float | None = None,
+    *,
+    gpus: Sequence[str] | None = None,
 ) -> Backend:
     """The backend ``name``. A worker that makes no progress for ``stall_timeout`` seconds
     (default: SIGNPOSE_STALL_TIMEOUT, else 300; more once slower items have been seen) is
     killed and its item retried. For Ray, an unreachable ``ray_address`` fails here, within
-    seconds, before anything is written."""
+    seconds, before anything is written. ``gpus`` (None: no GPU is given out): one GPU per
+    worker. Local: worker i sees only GPU ``gpus[i % len(gpus)]`` (its CUDA_VISIBLE_DEVICES);
+    Ray: each actor holds one GPU that Ray picks (num_gpus=1; the names are not used), and
+    by default there is one actor per GPU of the cluster."""
     stall = stall_timeout if stall_timeout is not None else stall_timeout_from_environment()
     if name == "local":
         from signpose.backends.local import LocalBackend
 
-        return LocalBackend(plan_workers(workers).workers, stall_timeout=stall)
+        return LocalBackend(plan_workers(workers).workers, stall_timeout=stall, gpus=tuple(gpus or ()))
     if name == "ray":
         try:
             from signpose.backends.ray import RayBackend
         except ImportError as error:
             raise BackendError(str(error)) from error
 
-        return RayBackend(workers, address=ray_address, stall_timeout=stall)
+        return RayBackend(workers, address=ray_address, stall_timeout=stall, gpus_per_worker=1 if gpus is not None else 0)
     raise ValueError(f"unknown backend {name!r} (choose local or ray)")
 
 

@@ -37,13 +37,14 @@ except ImportError as error:  # an optional dependency: say how to get it
 
 from signpose.backends import default_workers, liveness
 from signpose.backends.base import DEFAULT_MAX_ATTEMPTS, BackendError, Outcome
-from signpose.backends.rayactors import RemoteBoard, RemoteWorker
+from signpose.backends.rayactors import RemoteBoard, gpu_workers, kill, start_worker
 from signpose.backends.rayprobe import probe_cluster, ray_log_path, stderr_to
 
 # ray.wait returns at least this often, so Ctrl-C is seen promptly whatever Ray does with
 # signals inside a blocking call.
 WAIT_SECONDS = 0.5
 _TOKEN_PLACES = "~/.ray/auth_token, or the file RAY_AUTH_TOKEN_PATH names, or RAY_AUTH_TOKEN"
+_TICKETS = itertools.count(1)  # item numbers on the heartbeat board
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,9 @@ def _raised(error: RayTaskError) -> str:
 
 class RayBackend:
     """Runs a function over items on Ray actors: ``address`` (else RAY_ADDRESS) names a
-    cluster to connect to; without either, a local Ray is started and stopped again."""
+    cluster to connect to; without either, a local Ray is started and stopped again.
+    ``gpus_per_worker`` > 0: each actor holds that many GPUs, and by default there are as
+    many actors as the cluster's GPUs hold (none, or too few: a BackendError)."""
 
     def __init__(
         self,
@@ -85,11 +88,17 @@ class RayBackend:
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         stall_timeout: float = liveness.DEFAULT_STALL_TIMEOUT,
         stall_factor: float = liveness.DEFAULT_STALL_FACTOR,
+        *,
+        gpus_per_worker: float = 0,
     ) -> None:
         if workers is not None and workers < 1:
             raise ValueError(f"workers must be at least 1, not {workers}")
+        if not 0 <= gpus_per_worker < float("inf"):
+            raise ValueError(f"gpus_per_worker must be 0 or more, not {gpus_per_worker}")
         liveness.StallBound(stall_timeout, stall_factor)  # checks them now, not mid-run
-        self._workers = workers
+        self._requested = workers
+        self._workers = None if gpus_per_worker else workers  # GPU workers: counted once connected
+        self.gpus_per_worker = gpus_per_worker
         self.address = address or os.environ.get("RAY_ADDRESS") or None
         self.max_attempts = max_attempts
         self.stall_timeout = stall_timeout
@@ -102,9 +111,12 @@ class RayBackend:
 
     @property
     def workers(self) -> int:
-        if self._workers is None:  # default: one per CPU of the cluster
+        if self._workers is None:  # default: one per CPU of the cluster (or as its GPUs hold)
             self._connect()
-            self._workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
+            if self.gpus_per_worker:
+                self._workers = gpu_workers(self._requested, self.gpus_per_worker)
+            else:
+                self._workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
         return self._workers
 
     def _connect(self) -> None:
@@ -118,7 +130,7 @@ class RayBackend:
                     ray.init(address=self.address, **quiet)
                 else:
                     # "local", not None: never attach to some other `ray start` on this machine.
-                    cpus = self._workers or default_workers()
+                    cpus = self._requested or default_workers()
                     ray.init(address="local", num_cpus=cpus, include_dashboard=False, **quiet)
         except (ConnectionError, RuntimeError, ValueError, RayError) as error:
             said = f" (Ray's own messages: {log})" if log.is_file() and log.stat().st_size else ""
@@ -144,7 +156,7 @@ class RayBackend:
         connected to keeps running: the driver just disconnects)."""
         actors, self._actors = self._actors, []
         board, self._board = self._board, None
-        _kill(actors + ([board] if board is not None else []))
+        kill(actors + ([board] if board is not None else []))
         if self._connected:
             self._connected = False
             ray.shutdown()
@@ -153,7 +165,7 @@ class RayBackend:
         self._connect()
         try:
             if not self._actors:
-                self._actors = [RemoteWorker.remote() for _ in range(self.workers)]
+                self._actors = [start_worker(self.gpus_per_worker) for _ in range(self.workers)]
             if self._board is None:  # started with the workers, so it is up when items start
                 self._board = RemoteBoard.remote()
             _wait_all([actor.run_probe.remote(probe) for actor in self._actors] + [self._board.read.remote([])])
@@ -177,8 +189,8 @@ class RayBackend:
             size = min(self.workers, len(queue))
             pool, spare = self._actors[:size], self._actors[size:]
             self._actors = pool  # from here on, close() kills whatever the pool holds
-            _kill(spare)
-            pool += [RemoteWorker.remote() for _ in range(size - len(pool))]
+            kill(spare)
+            pool += [start_worker(self.gpus_per_worker) for _ in range(size - len(pool))]
             boxed_fn = [ray.put(fn)]  # pickled once here, unpickled once per actor
             idle = list(pool)
             if self._board is None:
@@ -194,7 +206,7 @@ class RayBackend:
                 while idle and queue:
                     actor, assignment = idle.pop(), queue.popleft()
                     assignment = replace(assignment, attempts=assignment.attempts + 1)
-                    ticket = _next_ticket()
+                    ticket = next(_TICKETS)
                     ref = actor.run.remote(boxed_fn, assignment.item, (self._board, ticket))
                     running[ref], heard[ref], tickets[ref] = (actor, assignment), time.monotonic(), ticket
                 ready, _ = ray.wait(list(running), num_returns=1, timeout=WAIT_SECONDS)
@@ -239,7 +251,7 @@ class RayBackend:
             try:
                 latest = ray.get(reading)
             except RayError:
-                _kill([self._board])
+                kill([self._board])
                 self._board = None
                 return None
             for ref, ticket in tickets.items():
@@ -266,8 +278,8 @@ class RayBackend:
     def _replace(self, actor, assignment: _Assignment, pool: list, idle: list, queue: deque, what: str) -> Outcome | None:
         """Kill ``actor`` (``what`` happened to it), start another in its place; its item
         goes out again, or ends as a crash after max_attempts."""
-        _kill([actor])
-        replacement = RemoteWorker.remote()
+        kill([actor])
+        replacement = start_worker(self.gpus_per_worker)
         pool[pool.index(actor)] = replacement
         idle.append(replacement)
         if assignment.attempts < self.max_attempts:
@@ -277,13 +289,6 @@ class RayBackend:
         return Outcome(assignment.item, None, crash=crash, attempts=assignment.attempts)
 
 
-_tickets = itertools.count(1)
-
-
-def _next_ticket() -> int:
-    return next(_tickets)
-
-
 def _wait_all(refs: list) -> None:
     """Wait for every call, in short waits (for Ctrl-C); the first failure raises at once."""
     pending = list(refs)
@@ -291,10 +296,3 @@ def _wait_all(refs: list) -> None:
         ready, pending = ray.wait(pending, num_returns=len(pending), timeout=WAIT_SECONDS)
         ray.get(ready)
 
-
-def _kill(actors: list) -> None:
-    for actor in actors:
-        try:
-            ray.kill(actor, no_restart=True)
-        except (RayError, ValueError, RuntimeError):  # already gone, or Ray is going down
-            pass

@@ -1,5 +1,6 @@
-"""The Ray backend's actors: the worker that runs items, and the board where their
-heartbeats meet (one per run, no CPU), read by the driver's stall watchdog."""
+"""The Ray backend's actors: the worker that runs items (started with the GPUs it asks for,
+killed), and the board where their heartbeats meet (one per run, no CPU), read by the
+driver's stall watchdog."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from collections.abc import Callable
 from typing import Any
 
 import ray
+from ray.exceptions import RayError
 
 from signpose.backends import liveness
+from signpose.errors import BackendError
 
 
 class SignposeWorker:
@@ -36,6 +39,37 @@ class SignposeWorker:
 
 
 RemoteWorker = ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(SignposeWorker)
+
+
+def start_worker(gpus: float = 0) -> Any:
+    """A new worker actor; with ``gpus`` > 0 it holds that many GPUs (Ray sets its
+    CUDA_VISIBLE_DEVICES to them, so no two whole-GPU workers share one)."""
+    return (RemoteWorker.options(num_gpus=gpus) if gpus else RemoteWorker).remote()
+
+
+def gpu_workers(requested: int | None, gpus_per_worker: float) -> int:
+    """How many workers of ``gpus_per_worker`` GPUs each to start on the connected cluster:
+    ``requested``, or as many as its GPUs hold. Where they do not fit, one clear error now
+    (Ray itself would wait for the GPUs forever)."""
+    gpus = float(ray.cluster_resources().get("GPU", 0))
+    each = f"{gpus_per_worker:g} GPU{'' if gpus_per_worker == 1 else 's'} each"
+    if gpus <= 0:
+        raise BackendError(f"the Ray cluster has no GPUs, and its workers need {each}: start its nodes where GPUs are"
+                           " visible (`ray start --num-gpus N`), or run on the CPU (--device cpu)")
+    fits = int(gpus / gpus_per_worker + 1e-9)
+    wanted = requested or max(fits, 1)
+    if wanted > fits:
+        plural = "" if gpus == 1 else "s"
+        raise BackendError(f"the Ray cluster has {gpus:g} GPU{plural}: {wanted} worker(s) of {each} need"
+                           f" {wanted * gpus_per_worker:g}" + (f"; ask for at most {fits}" if fits else ""))
+    return wanted
+
+def kill(actors: list) -> None:
+    for actor in actors:
+        try:
+            ray.kill(actor, no_restart=True)
+        except (RayError, ValueError, RuntimeError):  # already gone, or Ray is going down
+            pass
 
 
 class BeatBoard:

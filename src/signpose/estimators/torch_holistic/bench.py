@@ -1,8 +1,23 @@
-"""Throughput of TorchHolistic: `python -m signpose.estimators.torch_holistic.bench VIDEO`.
+"""Throughput of the torch estimator, end to end and per stage (the GPU benchmark):
 
-Decodes frames of VIDEO (resized to --size, PHOENIX's 210x260 by default), runs them at each
---batch once to warm up and then timed, and prints frames/s and the time per stage. Also
-`--ops` prints the op histogram of each network.
+    python -m signpose.estimators.torch_holistic.bench SOURCE [--device cuda|cpu] [--batch 64 256]
+
+SOURCE is a folder of PNG frames (searched recursively: a PHOENIX-2014-T release, or bench's
+data) or a video, whose frames are resized to --size (PHOENIX's 210x260 by default) and
+PNG-encoded in memory, so both decode real PNGs. --frames of them are read into memory
+(cycling), then:
+
+- decode, alone: PNG bytes -> RGB (cv2.imdecode + cvtColor) on --threads threads;
+- for each --batch B, after one untimed batch: the end-to-end loop. Batches of B frames are
+  decoded on the threads (the next one while the model runs this one), go through
+  TorchHolisticEstimator.estimate_clip (one batch = one clip: crops, the six networks and the
+  geometry, fp32 as always), and are serialised with signpose.posefile.to_pose_bytes (the
+  write, without the disk).
+
+A stage's frames/s is the frames over the seconds spent in it: `decode wait` (the model
+waiting for frames), TorchHolistic.timings (upload, crop/warp, each network, host geometry;
+synchronised on CUDA), pack (results -> ClipKeypoints), write. Prints a markdown table and
+the JSON (also written to --json FILE). `--ops` prints each network's op histogram.
 """
 
 from __future__ import annotations
@@ -11,66 +26,168 @@ import argparse
 import json
 import os
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+NETS = ("pose_detection", "pose_landmark", "face_detection", "face_landmark", "hand_recrop", "hand_landmark")
 
 
-def _frames(video: str, n: int, size):
+def _png_blobs(source: str, n: int, size) -> tuple[list[bytes], str]:
+    """``n`` PNG files' bytes (cycling) and what they are."""
     import cv2
 
-    cap = cv2.VideoCapture(video)
-    out = []
-    while len(out) < n:
-        ok, bgr = cap.read()
-        if not ok:
-            if not out:
-                raise SystemExit(f"cannot read frames from {video}")
-            cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-            continue
-        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        if size:
-            rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-        out.append(rgb)
-    return out
+    path = Path(source)
+    if path.is_dir():
+        files = sorted(path.rglob("*.png"))
+        if not files:
+            raise SystemExit(f"bench: no .png files under {path}")
+        blobs = [file.read_bytes() for file in files[:n]]
+        kind = f"{len(files)} PNG files under {path}"
+    else:
+        capture, blobs = cv2.VideoCapture(str(path)), []
+        while len(blobs) < n:
+            ok, bgr = capture.read()
+            if not ok:
+                break
+            if size:
+                bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
+            blobs.append(cv2.imencode(".png", bgr)[1].tobytes())
+        capture.release()
+        if not blobs:
+            raise SystemExit(f"bench: cannot read frames from {path}")
+        kind = f"{len(blobs)} frames of {path}, PNG-encoded"
+    return [blobs[i % len(blobs)] for i in range(n)], kind
+
+
+def _decode(blob: bytes) -> np.ndarray:
+    import cv2
+
+    bgr = cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise SystemExit("bench: a PNG could not be decoded")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def _decode_alone(blobs: list[bytes], pool: ThreadPoolExecutor) -> tuple[float, tuple[int, int]]:
+    start = time.perf_counter()
+    frames = list(pool.map(_decode, blobs))
+    return time.perf_counter() - start, frames[0].shape[:2]
+
+
+def _end_to_end(estimator, blobs: list[bytes], batch: int, pool: ThreadPoolExecutor) -> dict:
+    from signpose.posefile import to_pose_bytes
+
+    model = estimator.model
+    model.batch_size = batch
+    chunks = [blobs[i:i + batch] for i in range(0, len(blobs), batch)]
+    estimator.estimate_clip([_decode(blob) for blob in chunks[0]], 25.0)  # warm-up, untimed
+    model.timings.clear()
+    wait = estimate = write = 0.0
+    written, found = 0, np.zeros(len(estimator.layout.parts), np.int64)
+    start = time.perf_counter()
+    pending: list[Future] = [pool.submit(_decode, blob) for blob in chunks[0]]
+    for index in range(len(chunks)):
+        t0 = time.perf_counter()
+        frames = [future.result() for future in pending]
+        wait += time.perf_counter() - t0
+        if index + 1 < len(chunks):  # decode the next batch while this one runs
+            pending = [pool.submit(_decode, blob) for blob in chunks[index + 1]]
+        t0 = time.perf_counter()
+        keypoints = estimator.estimate_clip(frames, 25.0)
+        t1 = time.perf_counter()
+        written += len(to_pose_bytes(keypoints))
+        estimate, write = estimate + t1 - t0, write + time.perf_counter() - t1
+        found += keypoints.present.sum(0)
+    seconds = time.perf_counter() - start
+    timings = dict(model.timings)
+    stages = {"decode wait": wait, "upload": timings.get("upload", 0.0), "crop/warp": timings.get("crops", 0.0)}
+    stages.update({f"net {name}": timings.get(f"net_{name}", 0.0) for name in NETS})
+    stages["geometry (host)"] = sum(v for k, v in timings.items() if k.startswith("post_"))
+    stages["pack"] = max(0.0, estimate - sum(timings.values()))
+    stages["write (.pose bytes)"] = write
+    n = len(blobs)
+    return {
+        "batch": batch, "frames": n, "seconds": round(seconds, 4), "frames_per_s": round(n / seconds, 2),
+        "stages_s": {k: round(v, 4) for k, v in stages.items()},
+        "stages_frames_per_s": {k: round(n / v, 1) if v > 0 else None for k, v in stages.items()},
+        "timings_s": {k: round(v, 4) for k, v in sorted(timings.items())},
+        "found": {part.name: int(count) for part, count in zip(estimator.layout.parts, found)},
+        "pose_bytes": written,
+    }
+
+
+def markdown(report: dict) -> str:
+    rows = report["rows"]
+    head = "| stage (frames/s) | " + " | ".join(f"batch {row['batch']}" for row in rows) + " |"
+    lines = [head, "|---|" + "---:|" * len(rows)]
+    lines.append("| **end to end** | " + " | ".join(f"**{row['frames_per_s']:,.1f}**" for row in rows) + " |")
+    decode = f"{report['decode_frames_per_s']:,.1f}"
+    lines.append(f"| decode alone ({report['threads']} threads) | " + " | ".join(decode for _ in rows) + " |")
+    for stage in rows[0]["stages_frames_per_s"] if rows else ():
+        cells = [row["stages_frames_per_s"][stage] for row in rows]
+        lines.append(f"| {stage} | " + " | ".join("-" if c is None else f"{c:,.1f}" for c in cells) + " |")
+    about = (f"{report['frames']} frames of {report['frame_size']} ({report['source']}) on {report['device']}"
+             f" ({report['gpu'] or report['cpu_threads']}), fp32, net batch {report['net_batch']}, torch {report['torch']}")
+    return about + "\n\n" + "\n".join(lines)
+
+
+def run(args) -> dict:
+    import torch
+
+    from signpose.estimators.gpu import TorchHolisticEstimator
+
+    from .holistic import TorchHolistic
+
+    size = None if args.size == "native" else tuple(int(v) for v in args.size.split("x"))
+    blobs, source = _png_blobs(args.source, args.frames, size)
+    estimator = TorchHolisticEstimator(device=args.device, batch_size=max(args.batch))
+    if args.net_batch:
+        estimator._model = TorchHolistic(device=estimator.device, batch_size=max(args.batch), net_batch=args.net_batch)
+    device = estimator.device
+    with ThreadPoolExecutor(args.threads) as pool:
+        decode_seconds, (height, width) = _decode_alone(blobs, pool)
+        rows = [_end_to_end(estimator, blobs, batch, pool) for batch in args.batch]
+    cuda = device.startswith("cuda")
+    return {
+        "source": source, "frames": len(blobs), "frame_size": f"{width}x{height}", "device": device,
+        "gpu": torch.cuda.get_device_name(torch.device(device)) if cuda else None,
+        "cpu_threads": f"{torch.get_num_threads()} torch threads", "torch": torch.__version__,
+        "cuda": torch.version.cuda if cuda else None, "dtype": "float32", "net_batch": estimator.model.net_batch,
+        "threads": args.threads, "decode_frames_per_s": round(len(blobs) / decode_seconds, 1), "rows": rows,
+    }
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("video", nargs="?")
-    ap.add_argument("--frames", type=int, default=64)
-    ap.add_argument("--batch", type=int, nargs="+", default=[16, 64])
-    ap.add_argument("--size", default="210x260", help="WxH, or 'native'")
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--net-batch", type=int, default=None)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("source", nargs="?", help="a folder of PNG frames, or a video")
+    ap.add_argument("--frames", type=int, default=1024, help="frames per run (default 1024)")
+    ap.add_argument("--batch", type=int, nargs="+", default=[64, 256], help="frames per batch (default 64 256)")
+    ap.add_argument("--size", default="210x260", help="WxH of a video's frames, or 'native' (default 210x260)")
+    ap.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
+    ap.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)), help="decode threads (default: the cores)")
+    ap.add_argument("--net-batch", type=int, default=None, help="crops per network call (default: the estimator's)")
+    ap.add_argument("--json", type=Path, default=None, help="also write the JSON here")
     ap.add_argument("--ops", action="store_true", help="print the ops of each network")
     a = ap.parse_args(argv)
-    from . import net
-    from .holistic import MODELS, TorchHolistic, mediapipe_modules_dir
-
     if a.ops:
+        from . import net
+        from .holistic import MODELS, mediapipe_modules_dir
+
         for name, (rel, _) in MODELS.items():
             print(name, json.dumps(net.ops_used(os.path.join(mediapipe_modules_dir(), rel))))
-        if not a.video:
+        if not a.source:
             return 0
-    if not a.video:
-        ap.error("VIDEO is required")
-    size = None if a.size == "native" else tuple(int(v) for v in a.size.split("x"))
-    frames = _frames(a.video, a.frames, size)
-    for b in a.batch:
-        est = TorchHolistic(device=a.device, batch_size=b, net_batch=a.net_batch)
-        est.process(frames[:min(b, 8)])  # warm-up (network shapes are fixed by net_batch)
-        est.timings.clear()
-        t0, c0 = time.perf_counter(), time.process_time()
-        res = est.process(frames)
-        dt, cpu = time.perf_counter() - t0, time.process_time() - c0
-        found = {k: sum(getattr(r, k) is not None for r in res)
-                 for k in ("pose", "face", "left_hand", "right_hand")}
-        print(json.dumps({"batch": b, "net_batch": est.net_batch, "frames": len(frames),
-                          "frame_size": a.size, "seconds": round(dt, 3),
-                          "frames_per_s": round(len(frames) / dt, 3),
-                          "cpu_seconds_per_frame": round(cpu / len(frames), 4),
-                          "torch_threads": __import__("torch").get_num_threads(),
-                          "found": found,
-                          "stages_s": {k: round(v, 3) for k, v in sorted(
-                              est.timings.items(), key=lambda kv: -kv[1])}}))
+    if not a.source:
+        ap.error("SOURCE is required")
+    if a.frames < 1 or a.threads < 1 or min(a.batch) < 1:
+        ap.error("--frames, --threads and --batch must be at least 1")
+    report = run(a)
+    text = json.dumps(report, indent=1)
+    print(markdown(report) + "\n\n" + text)
+    if a.json:
+        a.json.write_text(text + "\n")
     return 0
 
 
