@@ -308,3 +308,45 @@ def test_a_clip_prepared_ahead_gives_the_same_record_and_bytes(run_dir, mixed_cl
     assert results == [untold(clip) for clip in clips]
     assert [r.status for r in results] == [ClipStatus.OK, ClipStatus.OK, ClipStatus.FAILED, ClipStatus.FAILED]
     assert snapshot(tmp_path / "told") == snapshot(tmp_path / "untold")
+
+
+def _wait_prepared(processor: ClipProcessor) -> None:
+    for future in list(processor._prepared.values()):
+        future.exception(timeout=60)  # done, however it ended
+
+
+def test_an_estimator_that_batches_across_clips_gets_the_clips_decoded_ahead(tmp_path) -> None:
+    """The clips a worker was told of, decoded whole, go into one batch with the current
+    clip; each is still recorded by its own call, with what a one-by-one run records."""
+    clips = [Clip("train", f"c{n}", synthetic_clip(tmp_path / "data" / f"c{n}", count=3 + n)) for n in range(4)]
+    spec = EstimatorSpec("tests.estimators.toy:BatchingToyEstimator")
+    batched, alone = ClipProcessor(spec, tmp_path / "batched"), ClipProcessor(spec, tmp_path / "alone")
+    assert batched.items_ahead == 3
+    batched.start()
+    for clip in clips:
+        batched.prepare(clip)
+    _wait_prepared(batched)
+    results = [batched(clip) for clip in clips]
+    assert batched.estimator.batches == [4]  # one batch: the first clip and the three decoded ahead
+    assert results == [alone(clip) for clip in clips]
+    assert alone.estimator.batches == [1, 1, 1, 1]
+    assert snapshot(tmp_path / "batched") == snapshot(tmp_path / "alone")
+
+
+def test_a_batch_that_fails_costs_the_current_clip_nothing(tmp_path) -> None:
+    """A batch fails because of one of its clips: the current clip is estimated alone and
+    recorded; the culprit fails on its own call, with its traceback."""
+    good = synthetic_clip(tmp_path / "data" / "good", count=2)
+    bad = tmp_path / "data" / "bad"
+    rng = np.random.default_rng(1)
+    write_png(bad / "images0001.png", rng.integers(0, 256, (20, 13, 3), dtype=np.uint8))  # 13 wide: poison
+    processor = ClipProcessor(EstimatorSpec("tests.estimators.toy:BatchingToyEstimator"), tmp_path / "out")
+    first, second = Clip("train", "good", good), Clip("train", "bad", bad)
+    processor.prepare(first)
+    processor.prepare(second)
+    _wait_prepared(processor)
+    assert processor(first).status is ClipStatus.OK
+    failed = processor(second)
+    assert failed.status is ClipStatus.FAILED and failed.error_kind is ErrorKind.INTERNAL
+    assert "13 pixels wide" in failed.error
+    assert processor.estimator.batches == [2, 1, 1]  # the pair, the good one alone, the bad one alone

@@ -92,3 +92,24 @@ def test_provenance_records_versions_device_and_models() -> None:
     provenance = make_estimator(spec()).provenance()
     assert provenance["device"] == "cpu" and provenance["torch_version"] and provenance["gpu"] is None
     assert len(provenance["model_sha256"]) == 6 and "float32" in provenance["dtype"]
+
+
+def test_clips_batched_together_give_the_bytes_they_give_alone(dataset, tmp_path) -> None:
+    """A worker batches the clips it was told of with its current one (frames of two clips
+    in one network chunk): each clip's file is byte-identical to the one made alone."""
+    from signpose.clip import Clip
+    from signpose.pipeline import ClipProcessor
+
+    clips = [Clip("train", name, dataset / "train" / name) for name in ("a", "b")]
+    together, alone = ClipProcessor(spec(), tmp_path / "together"), ClipProcessor(spec(), tmp_path / "alone")
+    for clip in clips:
+        together.prepare(clip)
+    for future in list(together._prepared.values()):
+        future.result(timeout=120)
+    together(clips[0])
+    assert ("train", "b") in together._estimated  # b was estimated in a's batch
+    together(clips[1])
+    for clip in clips:
+        alone(clip)
+        name = f"train/{clip.clip_id}.pose"
+        assert (tmp_path / "together" / name).read_bytes() == (tmp_path / "alone" / name).read_bytes()

@@ -61,3 +61,23 @@ class ToyEstimator:
         if not points:
             return ClipKeypoints.empty(LAYOUT, fps)
         return ClipKeypoints(np.stack(points), np.stack(confidence), np.stack(present), width, height, fps, LAYOUT)
+
+
+class BatchingToyEstimator(ToyEstimator):
+    """The toy estimator with ``estimate_clips`` (several clips in one batch, as the torch
+    estimator on a GPU), which fails a whole batch holding a frame ``poison`` pixels wide;
+    ``batches`` records the size of every batch it was given."""
+
+    clips_ahead = 3
+    reads_whole_clips = True
+
+    def __init__(self, *, threshold: float = 100.0, poison: int = 13) -> None:
+        super().__init__(threshold=threshold)
+        self.poison = poison
+        self.batches: list[int] = []
+
+    def estimate_clips(self, clips):
+        self.batches.append(len(clips))
+        if any(image is not None and image.shape[1] == self.poison for frames, _ in clips for image in frames):
+            raise ValueError(f"a frame {self.poison} pixels wide")
+        return [self.estimate_clip(frames, fps) for frames, fps in clips]

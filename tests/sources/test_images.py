@@ -174,7 +174,8 @@ def test_folder_instead_of_file(tmp_path: Path) -> None:
 # -- decode_frames -------------------------------------------------------------------------
 
 
-def test_decode_frames_keeps_order_and_marks_only_the_broken_frame(tmp_path: Path) -> None:
+@pytest.mark.parametrize("threads", [1, 2])
+def test_decode_frames_keeps_order_and_marks_only_the_broken_frame(tmp_path: Path, threads: int) -> None:
     paths: list[Path] = []
     expected: list[np.ndarray | None] = []
     for i in range(10):
@@ -187,8 +188,8 @@ def test_decode_frames_keeps_order_and_marks_only_the_broken_frame(tmp_path: Pat
             # frame could never compare equal.
             expected.append(synthetic_png(path, seed=i, shape=(8, 7)))
         paths.append(path)
-    assert len(paths) > PREFETCH_FRAMES  # the prefetch window really slides
-    frames = list(decode_frames(paths))
+    assert len(paths) > PREFETCH_FRAMES * threads  # the prefetch window really slides
+    frames = list(decode_frames(paths, threads=threads))
     assert all(isinstance(frame, DecodedFrame) for frame in frames)
     assert [frame.name for frame in frames] == [path.name for path in paths]
     for i, (frame, want) in enumerate(zip(frames, expected)):

@@ -6,8 +6,9 @@ multiprocessing.Pool would hang on a dead worker and ProcessPoolExecutor breaks 
 pool, which is why this is a small pool of its own.
 
 No idle gaps: a worker holds its current item and, while enough items are left, the next
-one, so it never waits for the driver between items; a function with a ``prepare(item)``
-method is told of the next item as soon as it arrives (to list and decode ahead), and one
+one (or the next ``fn.items_ahead``), so it never waits for the driver between items; a
+function with a ``prepare(item)`` method is told of each item as soon as it arrives (to list
+and decode ahead, or to batch with the current one), and one
 with a ``start()`` method builds its state (a model) as soon as the worker starts, before
 any item. Only the item in progress counts an attempt when its worker dies.
 
@@ -44,8 +45,6 @@ from signpose.backends import liveness
 from signpose.backends.base import DEFAULT_MAX_ATTEMPTS, BackendError, Outcome
 
 STOP_TIMEOUT_SECONDS = 5.0
-# Items a worker holds at once: the one it runs and the next, already being prepared.
-HELD_ITEMS = 2
 
 
 def _receive_items(connection: Connection, fn: Callable[[Any], Any], inbox: queues.SimpleQueue) -> None:
@@ -67,11 +66,11 @@ def _worker_main(connection: Connection, fn: Callable[[Any], Any], counter: Any,
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     setting.apply()
     liveness.install(counter)
-    inbox: queues.SimpleQueue = queues.SimpleQueue()
-    threading.Thread(target=_receive_items, args=(connection, fn, inbox), name="signpose-inbox", daemon=True).start()
     start = getattr(fn, "start", None)
     if start is not None:
-        start()
+        start()  # before any prepare(): what it builds, preparing uses
+    inbox: queues.SimpleQueue = queues.SimpleQueue()
+    threading.Thread(target=_receive_items, args=(connection, fn, inbox), name="signpose-inbox", daemon=True).start()
     while True:
         item = inbox.get()
         if item is None:
@@ -247,12 +246,13 @@ class LocalBackend:
         if not queue:
             return
         context = _context(fn)
+        held = 1 + max(1, getattr(fn, "items_ahead", 1))  # items a worker holds at once
         bound = liveness.StallBound(self.stall_timeout, self.stall_factor)
         tick = min(1.0, self.stall_timeout / 4)  # how often heartbeat counters are read
         pool = [_Worker(context, fn, self._gpu(slot)) for slot in range(min(self.workers, len(queue)))]
         try:
             while queue or any(worker.busy for worker in pool):
-                self._dispatch(context, fn, pool, queue)
+                self._dispatch(context, fn, pool, queue, held)
                 busy = [worker for worker in pool if worker.busy]
                 waitables = [w.connection for w in busy] + [w.process.sentinel for w in busy]
                 now = time.monotonic()
@@ -299,10 +299,10 @@ class LocalBackend:
                 worker.join()
 
     @staticmethod
-    def _dispatch(context, fn: Callable[[Any], Any], pool: list[_Worker], queue: deque) -> None:
+    def _dispatch(context, fn: Callable[[Any], Any], pool: list[_Worker], queue: deque, held: int) -> None:
         """Every worker gets an item; then, while more items are left than there are
-        workers, each also gets the next one (so a worker holding two never keeps an item
-        waiting that an idle peer could have run, except behind its current one)."""
+        workers, each also gets the next ones, up to ``held`` in all (so items wait behind
+        a worker's current one only while there are more than its peers can take)."""
         for index, worker in enumerate(pool):
             if not worker.busy and queue:
                 if worker.retired or not worker.process.is_alive():  # a retry came back, or it died idle
@@ -313,7 +313,7 @@ class LocalBackend:
                 # Nothing left to give: let it shut down while the others finish.
                 worker.retire()
         for worker in pool:
-            if worker.busy and len(worker.held) < HELD_ITEMS and len(queue) > len(pool):
+            while worker.busy and len(worker.held) < held and len(queue) > len(pool):
                 LocalBackend._give(worker, queue)
 
     @staticmethod

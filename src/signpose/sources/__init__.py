@@ -11,10 +11,13 @@ from signpose.sources.frame import FrameLimits, DEFAULT_FPS, MAX_FRAME_BYTES, MA
 from signpose.sources.images import decode_frames, read_frame
 
 
-def open_frames(clip: Clip, *, max_pixels: int = MAX_FRAME_PIXELS, max_bytes: int = MAX_FRAME_BYTES) -> FrameSource:
+def open_frames(
+    clip: Clip, *, max_pixels: int = MAX_FRAME_PIXELS, max_bytes: int = MAX_FRAME_BYTES, threads: int = 1
+) -> FrameSource:
     """The frames of one clip; ClipError when the clip has none to give. A frame over
     ``max_pixels`` (declared in its header) or, for image files, ``max_bytes`` is a
-    failed frame, never decoded."""
+    failed frame, never decoded. Image files are decoded on ``threads`` threads (a video,
+    in order, on one)."""
     if clip.kind == "video":
         from signpose.sources.video import open_video_frames
 
@@ -23,7 +26,7 @@ def open_frames(clip: Clip, *, max_pixels: int = MAX_FRAME_PIXELS, max_bytes: in
     if not paths:
         raise ClipError(f"{clip.source}: no image frames in the clip folder")
     fps = Fraction(clip.fps or DEFAULT_FPS).limit_denominator(1001)
-    frames = decode_frames(paths, max_pixels=max_pixels, max_bytes=max_bytes)
+    frames = decode_frames(paths, max_pixels=max_pixels, max_bytes=max_bytes, threads=threads)
     return FrameSource(frames, float(fps), f"{fps.numerator}/{fps.denominator}")
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import struct
+from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -124,18 +125,22 @@ def _decode(path: Path, max_pixels: int, max_bytes: int) -> DecodedFrame:
 
 
 def decode_frames(
-    paths: Sequence[Path], *, max_pixels: int = MAX_FRAME_PIXELS, max_bytes: int = MAX_FRAME_BYTES
+    paths: Sequence[Path], *, max_pixels: int = MAX_FRAME_PIXELS, max_bytes: int = MAX_FRAME_BYTES, threads: int = 1
 ) -> Iterator[DecodedFrame]:
-    """Decode frames in order, a few ahead of the consumer on a helper thread. A frame
-    whose size differs from the clip's first decoded frame is a failed frame: a clip's
-    keypoints are stored against one frame size."""
+    """Decode frames in order, a few ahead of the consumer on ``threads`` helper threads
+    (more than one for a consumer faster than one core decodes: a GPU). A frame whose size
+    differs from the clip's first decoded frame is a failed frame: a clip's keypoints are
+    stored against one frame size."""
+    if threads < 1:
+        raise ValueError(f"threads must be at least 1, not {threads}")
     decode = partial(_decode, max_pixels=max_pixels, max_bytes=max_bytes)
+    window = PREFETCH_FRAMES * threads
     first: tuple[int, int] | None = None
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="signpose-decode") as pool:
-        pending = [pool.submit(decode, path) for path in paths[:PREFETCH_FRAMES]]
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="signpose-decode") as pool:
+        pending = deque(pool.submit(decode, path) for path in paths[:window])
         for index in range(len(paths)):
-            frame = pending.pop(0).result()
-            ahead = index + PREFETCH_FRAMES
+            frame = pending.popleft().result()
+            ahead = index + window
             if ahead < len(paths):
                 pending.append(pool.submit(decode, paths[ahead]))
             if frame.image is not None:
