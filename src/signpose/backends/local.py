@@ -28,55 +28,20 @@ items go out again.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import queue as queues
 import signal
-import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from multiprocessing import reduction
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import wait
 from typing import Any
 
 from signpose.backends import liveness
 from signpose.backends.base import DEFAULT_MAX_ATTEMPTS, BackendError, Outcome
+from signpose.backends.localworker import Setting, context_for, worker_main
 
 STOP_TIMEOUT_SECONDS = 5.0
-
-
-def _receive_items(connection: Connection, fn: Callable[[Any], Any], inbox: queues.SimpleQueue) -> None:
-    prepare = getattr(fn, "prepare", None)
-    while True:
-        try:
-            item = connection.recv()
-        except (EOFError, OSError):  # the driver is gone
-            item = None
-        if item is not None and prepare is not None:
-            prepare(item)
-        inbox.put(item)
-        if item is None:
-            return
-
-
-def _worker_main(connection: Connection, fn: Callable[[Any], Any], counter: Any, setting: _Setting) -> None:
-    # Ctrl-C reaches the whole process group; only the driver decides how to stop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    setting.apply()
-    liveness.install(counter)
-    start = getattr(fn, "start", None)
-    if start is not None:
-        start()  # before any prepare(): what it builds, preparing uses
-    inbox: queues.SimpleQueue = queues.SimpleQueue()
-    threading.Thread(target=_receive_items, args=(connection, fn, inbox), name="signpose-inbox", daemon=True).start()
-    while True:
-        item = inbox.get()
-        if item is None:
-            return
-        liveness.heartbeat()  # item started
-        connection.send(fn(item))
 
 
 def describe_exit(exitcode: int | None) -> str:
@@ -86,58 +51,6 @@ def describe_exit(exitcode: int | None) -> str:
         except ValueError:
             return f"killed by signal {-exitcode}"
     return f"exit code {exitcode}"
-
-
-def _context(fn: Callable[[Any], Any]):
-    """A fork server that has imported ``fn``'s module and ``fn.preload`` once, so each
-    worker starts without importing them again; spawn where there is no fork server."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    # Takes effect when the fork server starts (the first pool of this process); later
-    # pools reuse it and import what it lacks in each worker.
-    context.set_forkserver_preload([type(fn).__module__, *getattr(fn, "preload", ())])
-    return context
-
-
-class _Fd:
-    """A file descriptor of the driver, passed to a worker when it starts."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-
-    def __reduce__(self):
-        return _received_fd, (reduction.DupFd(self.fd),)
-
-
-def _received_fd(duplicate) -> int:
-    return duplicate.detach()
-
-
-@dataclass(frozen=True)
-class _Setting:
-    """What a worker takes from the driver as it starts, as a spawned process would
-    (a fork server's children would otherwise have the fork server's): environment,
-    working folder, standard output and error."""
-
-    environment: Mapping[str, str]
-    folder: str
-    stdout: Any
-    stderr: Any
-
-    @classmethod
-    def of_driver(cls, extra: Mapping[str, str]) -> _Setting:
-        # The process's own descriptors 1 and 2, which a spawned child inherits (sys.stdout
-        # may be an object without one).
-        return cls(dict(os.environ) | dict(extra), os.getcwd(), _Fd(1), _Fd(2))
-
-    def apply(self) -> None:
-        os.environ.clear()
-        os.environ.update(self.environment)
-        os.chdir(self.folder)
-        for fd, target in ((self.stdout, 1), (self.stderr, 2)):
-            os.dup2(fd, target)
-            os.close(fd)
 
 
 @dataclass
@@ -150,8 +63,8 @@ class _Worker:
     def __init__(self, context, fn: Callable[[Any], Any], gpu: str | None) -> None:
         self.connection, child = context.Pipe()
         self.counter = context.RawValue("Q", 0)  # heartbeats: written by the worker only
-        setting = _Setting.of_driver({"CUDA_VISIBLE_DEVICES": gpu} if gpu is not None else {})
-        self.process = context.Process(target=_worker_main, args=(child, fn, self.counter, setting), daemon=True)
+        setting = Setting.of_driver({"CUDA_VISIBLE_DEVICES": gpu} if gpu is not None else {})
+        self.process = context.Process(target=worker_main, args=(child, fn, self.counter, setting), daemon=True)
         self.process.start()
         child.close()
         self.gpu = gpu
@@ -245,7 +158,7 @@ class LocalBackend:
         queue = deque(_Assignment(item, 0) for item in items)
         if not queue:
             return
-        context = _context(fn)
+        context = context_for(fn)
         held = 1 + max(1, getattr(fn, "items_ahead", 1))  # items a worker holds at once
         bound = liveness.StallBound(self.stall_timeout, self.stall_factor)
         tick = min(1.0, self.stall_timeout / 4)  # how often heartbeat counters are read
