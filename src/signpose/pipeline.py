@@ -5,8 +5,9 @@ once per worker (as the worker starts, or on its first clip) and keeps it for th
 life. Told which clips come next, it lists and decodes them ahead while the current clip's
 last frames are estimated; an estimator that batches across clips (``estimate_clips``) gets
 the clips decoded ahead in one batch with the current one. Whatever goes wrong with a clip
-is caught here, once, and becomes a failed ClipResult, so one bad clip never ends a run. Bad input (a missing folder, a broken video, an unsafe name) is told
-apart from an unexpected exception, a bug: that one keeps its traceback in ``OUT/logs/``.
+is caught here, once, and becomes a failed ClipResult, so one bad clip never ends a run.
+Bad input (a missing folder, a broken video, an unsafe name) is told apart from an
+unexpected exception, a bug: that one keeps its traceback in ``OUT/logs/``.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from signpose import __version__
 from signpose.backends.base import Backend
 from signpose.clip import Clip, Dataset
 from signpose.errors import OutputError, StoreError
-from signpose.estimators import EstimatorSpec, make_estimator
+from signpose.estimators import EstimatorSpec
 from signpose.sources.fingerprint import input_fingerprint
 from signpose.machine import describe_machine
 from signpose.pipeline import ClipProcessor, check_access, failed_result
@@ -181,7 +181,10 @@ def _extract(
     backend_name: str,
     limits: FrameLimits,
 ) -> RunSummary:
-    estimator = make_estimator(spec)  # checks the options and model files before any work
+    processor = ClipProcessor(spec, out, limits)
+    # Built here once: checks the options and model files before any work, gives the
+    # provenance and tells the backend how far ahead to feed workers (it is not pickled).
+    estimator = processor.estimator
     store = RunStore(out)
     try:
         store.prepare(overwrite)
@@ -235,7 +238,7 @@ def _extract(
     status: RunStatus = "complete"
     stop: OutputError | None = None
     try:
-        with store.journal(synced) as journal, closing(backend.map_unordered(ClipProcessor(spec, out, limits), todo)) as outcomes:
+        with store.journal(synced) as journal, closing(backend.map_unordered(processor, todo)) as outcomes:
             for outcome in outcomes:
                 result = outcome.result if outcome.result is not None else failed_result(outcome.item, outcome.crash, ErrorKind.WORKER)
                 if result.status is ClipStatus.FAILED and is_output_problem(result.error, out):
