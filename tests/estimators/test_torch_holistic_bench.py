@@ -36,10 +36,13 @@ def test_bench_from_a_video_at_phoenix_size(video: Path, tmp_path: Path, capsys)
         assert row["stages_s"]["net pose_landmark"] > 0 and row["stages_s"]["crop/warp"] > 0
         assert row["found"]["pose"] == 4  # a signer in every frame
         assert row["seconds"] >= sum(row["stages_s"].values()) - row["stages_s"]["decode wait"] - 0.05
+        host = row["stages_s"]["geometry (host)"] + row["stages_s"]["pack"] + row["stages_s"]["write (.pose bytes)"]
+        assert row["host_seconds"] == pytest.approx(host, abs=2e-4) and row["host_frames_per_s"] > 0
     printed = capsys.readouterr().out
     table, _, text = printed.partition("\n\n{")
     assert json.loads("{" + text) == report
     assert "| **end to end** |" in table and "| net hand_landmark |" in table and "| write (.pose bytes) |" in table
+    assert "| host work: geometry + pack + write (one worker's ceiling) |" in table
 
 
 def test_bench_from_a_folder_of_pngs(video: Path, tmp_path: Path, capsys) -> None:

@@ -6,9 +6,9 @@ and software; it is faithful to MediaPipe within a tolerance, not bit-equal."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,6 +17,9 @@ from signpose.estimators.base import check_confidences
 from signpose.estimators.mediapipe import WORLD, holistic_layout
 from signpose.keypoints import ClipKeypoints
 from signpose.layout import KeypointLayout
+
+if TYPE_CHECKING:
+    from signpose.estimators.torch_holistic.landmarks import Landmarks
 
 INSTALL = "pip install 'signpose[gpu]' (PyTorch)"
 
@@ -127,29 +130,34 @@ class TorchHolisticEstimator:
         """Keypoints of several clips, their frames run in one stream of batches (the bits
         of a frame do not depend on which frames share its batch: fixed shapes)."""
         shown = [image for frames, _ in clips for image in frames if image is not None]
-        results = iter(self.model.process(shown) if shown else [])
-        return [self._assemble(frames, fps, results) for frames, fps in clips]
+        found = self.model.landmarks(shown)
+        out, start = [], 0
+        for frames, fps in clips:
+            rows = np.array([row for row, image in enumerate(frames) if image is not None], np.int64)
+            out.append(self._assemble(frames, fps, rows, found, start))
+            start += rows.size
+        return out
 
-    def _assemble(self, images: Sequence[np.ndarray | None], fps: float, results: Iterator[Any]) -> ClipKeypoints:
+    def _assemble(self, images: Sequence[np.ndarray | None], fps: float, rows: np.ndarray, found: Landmarks,
+                  start: int) -> ClipKeypoints:
+        """The clip's keypoints: its shown frames (``rows``) are ``found``'s frames from ``start``."""
         layout = self.layout
         if not images:
             return ClipKeypoints.empty(layout, fps)
         points = np.zeros((len(images), layout.total, 3), np.float32)
         confidence = np.zeros((len(images), layout.total), np.float32)
         present = np.zeros((len(images), len(layout.parts)), bool)
-        first = next((image.shape[:2] for image in images if image is not None), (0, 0))
-        for row, image in enumerate(images):
-            if image is None:
-                continue
-            result = next(results)
-            for column, part in enumerate(layout.parts):
-                found = getattr(result, part.name)
-                if found is None:
-                    continue
-                where = layout.slices[part.name]
-                points[row, where] = found[: part.size, :3]
-                confidence[row, where] = found[: part.size, 3] if part.name in ("pose", WORLD) else 1.0
-                present[row, column] = True
+        mine = slice(start, start + rows.size)
+        for column, part in enumerate(layout.parts):
+            where = layout.slices[part.name]
+            seen = found.present[part.name][mine]
+            values = found.points[part.name][mine, : part.size]
+            points[rows, where] = values[:, :, :3]  # zeros where the part is absent
+            # as the mediapipe estimator: visibility for body points, 1 for the rest
+            visible = values[:, :, 3] if part.name in ("pose", WORLD) else 1.0
+            confidence[rows, where] = np.where(seen[:, None], visible, np.float32(0))
+            present[rows, column] = seen
+        first = images[rows[0]].shape[:2] if rows.size else (0, 0)
         return ClipKeypoints(points, confidence, present, int(first[1]), int(first[0]), fps, layout)
 
 

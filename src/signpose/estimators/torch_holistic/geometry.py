@@ -1,4 +1,4 @@
-"""MediaPipe's detection / rect / landmark arithmetic, vectorised, in float32 like the C++.
+"""MediaPipe's rect and landmark arithmetic, vectorised, in float32 like the C++.
 
 A rect is a float32 array [..., 5]: x_center, y_center, width, height (image-normalised) and
 rotation (radians). Image sizes are per item (W, H as float32 arrays).
@@ -20,92 +20,6 @@ def normalize_radians(a):
 
 def target_angle(degrees: float) -> np.float32:
     return f32(math.pi * float(f32(degrees)) / float(f32(180.0)))
-
-
-def ssd_anchors(input_size: int, strides: list[int]) -> np.ndarray:
-    """SsdAnchorsCalculator with fixed anchor size, aspect 1 + interpolated: [A, 2] (x, y)."""
-    out = []
-    n = len(strides)
-    layer = 0
-    while layer < n:
-        last = layer
-        while last < n and strides[last] == strides[layer]:
-            last += 1
-        per_cell = 2 * (last - layer)
-        fm = int(math.ceil(input_size / strides[layer]))
-        ys, xs = np.meshgrid(np.arange(fm), np.arange(fm), indexing="ij")
-        cx = ((xs.astype(f32) + f32(0.5)) * f32(1.0)) / f32(fm)
-        cy = ((ys.astype(f32) + f32(0.5)) * f32(1.0)) / f32(fm)
-        c = np.stack([cx, cy], -1).reshape(-1, 1, 2)
-        out.append(np.repeat(c, per_cell, axis=1).reshape(-1, 2))
-        layer = last
-    return np.concatenate(out).astype(f32)
-
-
-def decode_first_detection(raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.ndarray,
-                           scale: float, num_kp: int, min_score: float):
-    """TensorsToDetections (XYWH, sigmoid, clip 100) + weighted NMS (IoU 0.3), first only.
-
-    raw_boxes [A, C], raw_scores [A]. Returns (box [4] xmin, ymin, w, h; keypoints [num_kp, 2])
-    or None.
-    """
-    s = f32(scale)
-    ax, ay = anchors[:, 0], anchors[:, 1]
-    r = raw_boxes.astype(f32)
-    xc = r[:, 0] / s * f32(1.0) + ax
-    yc = r[:, 1] / s * f32(1.0) + ay
-    w = r[:, 2] / s * f32(1.0)
-    h = r[:, 3] / s * f32(1.0)
-    ymin = yc - h / f32(2)
-    xmin = xc - w / f32(2)
-    ymax = yc + h / f32(2)
-    xmax = xc + w / f32(2)
-    kx = r[:, 4:4 + 2 * num_kp:2] / s * f32(1.0) + ax[:, None]
-    ky = r[:, 5:5 + 2 * num_kp:2] / s * f32(1.0) + ay[:, None]
-    sc = np.clip(raw_scores.astype(f32), f32(-100), f32(100))
-    with np.errstate(over="ignore"):
-        sc = f32(1) / (f32(1) + np.exp(-sc))
-    bw = xmax - xmin
-    bh = ymax - ymin
-    keep = (sc >= f32(min_score)) & ~(bw < 0) & ~(bh < 0) & ~np.isnan(bw) & ~np.isnan(bh)
-    idx = np.nonzero(keep)[0]
-    if idx.size == 0:
-        return None
-    order = idx[np.argsort(-sc[idx], kind="stable")]
-    top = order[0]
-    # IoU of each remaining box (rect1) with the top one (rect2), Rectangle_f semantics
-    x0, y0 = xmin[order], ymin[order]
-    x1, y1 = x0 + bw[order], y0 + bh[order]
-    tx0, ty0 = xmin[top], ymin[top]
-    tx1, ty1 = tx0 + bw[top], ty0 + bh[top]
-    inter_ok = ~((x1 < tx0) | (tx1 < x0) | (y1 < ty0) | (ty1 < y0))
-    empty = (x0 > x1) | (y0 > y1)
-    inter_ok &= ~empty & ~((tx0 > tx1) | (ty0 > ty1))
-    ix = np.minimum(x1, tx1) - np.maximum(x0, tx0)
-    iy = np.minimum(y1, ty1) - np.maximum(y0, ty0)
-    inter = ix * iy
-    area1 = (x1 - x0) * (y1 - y0)
-    area2 = (tx1 - tx0) * (ty1 - ty0)
-    norm = area1 + area2 - inter
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sim = np.where(inter_ok & (norm > 0), inter / np.where(norm > 0, norm, f32(1)), f32(0))
-    cand = order[sim > f32(0.3)]
-    if cand.size == 0:  # cannot happen (the top box overlaps itself), kept for safety
-        return np.array([xmin[top], ymin[top], bw[top], bh[top]], f32), \
-            np.stack([kx[top], ky[top]], -1)
-    cs = sc[cand]
-    total = np.cumsum(cs, dtype=f32)[-1]
-    wx0 = np.cumsum(xmin[cand] * cs, dtype=f32)[-1]
-    wy0 = np.cumsum(ymin[cand] * cs, dtype=f32)[-1]
-    wx1 = np.cumsum((xmin[cand] + bw[cand]) * cs, dtype=f32)[-1]
-    wy1 = np.cumsum((ymin[cand] + bh[cand]) * cs, dtype=f32)[-1]
-    kxs = np.cumsum(kx[cand] * cs[:, None], axis=0, dtype=f32)[-1]
-    kys = np.cumsum(ky[cand] * cs[:, None], axis=0, dtype=f32)[-1]
-    bx = wx0 / total
-    by = wy0 / total
-    box = np.array([bx, by, wx1 / total - bx, wy1 / total - by], f32)
-    kps = np.stack([kxs / total, kys / total], -1).astype(f32)
-    return box, kps
 
 
 def pad_roi(roi_px: np.ndarray, out_w: int, out_h: int, keep_aspect: bool):
@@ -228,10 +142,10 @@ def subrect_matrix(roi_px: np.ndarray, W, H) -> np.ndarray:
     return np.stack([m0, m1, m3, m4, m5, m7], -1).astype(f32)
 
 
-def refine_from_heatmap(x, y, heat, kernel=9, min_conf=0.5):
-    """RefineLandmarksFromHeatmapCalculator on [K, n] landmarks and [K, hh, hw, n] raw heatmaps."""
-    K, n = x.shape
-    _, hh, hw, _ = heat.shape
+def refine_from_windows(x, y, windows, hh: int, hw: int, kernel: int, min_conf=0.5):
+    """RefineLandmarksFromHeatmapCalculator on [K, n] landmarks, given the raw heatmap values
+    of each landmark's kernel×kernel window [K, n, kernel, kernel] (stages.heatmap_windows)
+    of heatmaps hh×hw."""
     x, y = x.copy(), y.copy()
     off = (kernel - 1) // 2
     col = np.trunc(x * f32(hw)).astype(np.int64)
@@ -242,13 +156,11 @@ def refine_from_heatmap(x, y, heat, kernel=9, min_conf=0.5):
     rr = row[..., None] + d
     vc = (cc >= 0) & (cc < hw)
     vr = (rr >= 0) & (rr < hh)
-    ki = np.arange(K)[:, None, None, None]
-    li = np.arange(n)[None, :, None, None]
-    vals = heat[ki, np.clip(rr, 0, hh - 1)[:, :, :, None], np.clip(cc, 0, hw - 1)[:, :, None, :], li]
     with np.errstate(over="ignore"):
-        conf = f32(1) / (f32(1) + np.exp(-vals.astype(f32)))
+        conf = f32(1) / (f32(1) + np.exp(-windows.astype(f32)))
     valid = vr[:, :, :, None] & vc[:, :, None, :]
     conf = np.where(valid, conf, f32(0)).astype(f32)
+    K, n = x.shape
     kk = kernel * kernel
     cflat = conf.reshape(K, n, kk)
     # sequential float32 sums in row-major window order, like the C++ loop

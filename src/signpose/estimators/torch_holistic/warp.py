@@ -7,17 +7,12 @@ columns: X0 = M0*xb + M1*y + M2, then + M0*x1), rounds the source coordinate to 
 arithmetic, so the crops are bit-identical to OpenCV's except where a coordinate lies within
 float64 rounding of a 1/64 tie.
 
-Matrices are computed with OpenCV's own `getPerspectiveTransform` + `invert` (cv2 ships with
-mediapipe), from the float32 corners that `cv::boxPoints` gives, as MediaPipe's
-ImageToTensorCalculator does.
+The matrices are OpenCV's own (perspective.py), from the float32 corners that
+`cv::boxPoints` gives, as MediaPipe's ImageToTensorCalculator computes them.
 """
 
 from __future__ import annotations
 
-import math
-
-import cv2
-import numpy as np
 import torch
 
 INTER_BITS = 5
@@ -25,37 +20,6 @@ INTER_TAB_SIZE = 1 << INTER_BITS
 COEF_BITS = 15
 BORDER_ZERO = "zero"
 BORDER_REPLICATE = "replicate"
-
-
-def box_points(cx, cy, w, h, rotation) -> np.ndarray:
-    """cv::boxPoints(cv::RotatedRect(center, size, rotation*180.f/M_PI)) in float32."""
-    angle = np.float32(np.float64(np.float32(rotation) * np.float32(180.0)) / math.pi)
-    a64 = float(angle) * math.pi / 180.0
-    b = np.float32(np.float32(math.cos(a64)) * np.float32(0.5))
-    a = np.float32(np.float32(math.sin(a64)) * np.float32(0.5))
-    cx, cy, w, h = (np.float32(v) for v in (cx, cy, w, h))
-    p = np.zeros((4, 2), np.float32)
-    p[0, 0] = cx - a * h - b * w
-    p[0, 1] = cy + b * h - a * w
-    p[1, 0] = cx + a * h - b * w
-    p[1, 1] = cy - b * h - a * w
-    p[2, 0] = np.float32(2) * cx - p[0, 0]
-    p[2, 1] = np.float32(2) * cy - p[0, 1]
-    p[3, 0] = np.float32(2) * cx - p[1, 0]
-    p[3, 1] = np.float32(2) * cy - p[1, 1]
-    return p
-
-
-def inverse_matrix(roi, out_w: int, out_h: int) -> np.ndarray:
-    """The dst->src matrix warpPerspective uses for a rotated ROI (pixels) → out_w×out_h."""
-    cx, cy, w, h, rot = roi
-    src = box_points(cx, cy, w, h, rot)
-    dst = np.array([[0, out_h], [0, 0], [out_w, 0], [out_w, out_h]], np.float32)
-    m = cv2.getPerspectiveTransform(src, dst)
-    ok, inv = cv2.invert(m, flags=cv2.DECOMP_LU)
-    if not ok:
-        inv = np.zeros((3, 3), np.float64)
-    return inv
 
 
 def warp_batch(images: torch.Tensor, sizes: torch.Tensor, index: torch.Tensor,
