@@ -350,3 +350,40 @@ def test_a_batch_that_fails_costs_the_current_clip_nothing(tmp_path) -> None:
     assert failed.status is ClipStatus.FAILED and failed.error_kind is ErrorKind.INTERNAL
     assert "13 pixels wide" in failed.error
     assert processor.estimator.batches == [2, 1, 1]  # the pair, the good one alone, the bad one alone
+
+
+@pytest.mark.parametrize("decode_clips", [1, 2])
+def test_clips_told_of_are_decoded_as_many_at_once_as_the_estimator_asks(tmp_path, monkeypatch, decode_clips) -> None:
+    """An estimator's ``decode_clips`` (the torch one on a GPU: 4, as a video clip decodes on
+    one core) is how many clips told of ahead are opened and decoded at the same time; the
+    records are the same either way."""
+    import threading
+    import time
+
+    import signpose.pipeline as pipeline
+
+    active, most, lock = [0], [0], threading.Lock()
+    real_open = pipeline.open_frames
+
+    def slow_open(*args, **kwargs):
+        with lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        time.sleep(0.3)  # long enough for a second helper thread to start, if there is one
+        try:
+            return real_open(*args, **kwargs)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    monkeypatch.setattr(pipeline, "open_frames", slow_open)
+    clips = [Clip("train", f"c{n}", synthetic_clip(tmp_path / "data" / f"c{n}", count=2)) for n in range(4)]
+    processor = ClipProcessor(EstimatorSpec("tests.estimators.toy:BatchingToyEstimator"), tmp_path / "out")
+    processor.estimator.decode_clips = decode_clips
+    for clip in clips:
+        processor.prepare(clip)
+    _wait_prepared(processor)
+    assert most[0] == decode_clips
+    results = [processor(clip) for clip in clips]
+    assert [r.status for r in results] == [ClipStatus.OK] * 4
+    assert results == [ClipProcessor(EstimatorSpec("tests.estimators.toy:BatchingToyEstimator"), tmp_path / "alone")(clip) for clip in clips]

@@ -115,7 +115,10 @@ class ClipProcessor:
         estimator that reads whole clips) on a helper thread; the call for that clip takes
         them up. A backend calls this as soon as it knows the clip is next for this worker."""
         if self._ahead is None:
-            self._ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="signpose-next")
+            # one clip at a time, or several for an estimator faster than a core decodes one
+            # clip (a video decodes on one thread, to stay byte-identical): its decode_clips
+            together = max(1, getattr(self.estimator, "decode_clips", 1))
+            self._ahead = ThreadPoolExecutor(max_workers=together, thread_name_prefix="signpose-next")
         self._prepared[(clip.split, clip.clip_id)] = self._ahead.submit(self._open, clip)
 
     def _open(self, clip: Clip) -> _Opened:

@@ -74,8 +74,10 @@ class TorchHolisticEstimator:
         # the cores are the estimator's.
         self.decode_threads = min(8, os.cpu_count() or 1) if device.startswith("cuda") else 1
         # Clips a worker takes ahead to batch with the current one: on a GPU big batches pay,
-        # on the CPU they gain nothing.
+        # on the CPU they gain nothing. Of those, up to decode_clips are decoded at once (a
+        # video clip decodes on one thread).
         self.clips_ahead = 7 if device.startswith("cuda") else 1
+        self.decode_clips = min(4, os.cpu_count() or 1) if device.startswith("cuda") else 1
         self.batch_size = int(batch_size)
         self.min_detection_confidence = float(min_detection_confidence)
         self.min_tracking_confidence = float(min_tracking_confidence)
