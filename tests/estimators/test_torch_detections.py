@@ -8,7 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from signpose.estimators.torch_holistic.detections import first_detections, ssd_anchors
+pytest.importorskip("torch")  # the torch_holistic package imports it
+
+from signpose.estimators.torch_holistic.detections import first_detections, ssd_anchors  # noqa: E402
 
 f32 = np.float32
 POSE_ANCHORS = ssd_anchors(224, [8, 16, 32, 32, 32])

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 cv2 = pytest.importorskip("cv2")
+pytest.importorskip("torch")  # the torch_holistic package imports it
 
 from signpose.estimators.torch_holistic import perspective  # noqa: E402
 
