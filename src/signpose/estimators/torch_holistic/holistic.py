@@ -130,14 +130,14 @@ class TorchHolistic:
             "heatmap_refine_kernel": 9,
         }  # fmt: skip
 
-    def _tick(self, name: str, t0: float) -> None:
+    def tick(self, name: str, t0: float) -> None:
         if not self.profile:
             return
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t0
 
-    def _run(self, name: str, x: torch.Tensor) -> list[torch.Tensor | None]:
+    def run(self, name: str, x: torch.Tensor) -> list[torch.Tensor | None]:
         """Run a network on [K, 3, h, w] in fixed chunks; its outputs [K, ...] stay on the
         device (all chunks are queued before anything is copied back)."""
         t0 = time.perf_counter()
@@ -155,10 +155,10 @@ class TorchHolistic:
             outs.append([None if r is None else r[:n] for r in net(chunk)])
         merged = [None if outs[0][j] is None else torch.cat([o[j] for o in outs]).float()
                   for j in range(len(outs[0]))]
-        self._tick("net_" + name, t0)
+        self.tick("net_" + name, t0)
         return merged
 
-    def _crop(self, imgs, sizes, index, roi_px, out_w, out_h, border, lo, hi):
+    def crop(self, imgs, sizes, index, roi_px, out_w, out_h, border, lo, hi):
         """Crop rotated pixel ROIs [K, 5] (already padded) to float NCHW in [lo, hi]."""
         t0 = time.perf_counter()
         K = roi_px.shape[0]
@@ -169,7 +169,7 @@ class TorchHolistic:
         mats[valid] = crop_matrices(roi_px[valid], out_w, out_h)
         valid &= np.isfinite(mats).all((1, 2))
         mats[~valid] = 0.0
-        self._tick("host_crop_matrices", t0)
+        self.tick("host_crop_matrices", t0)
         t0 = time.perf_counter()
         scale = float(np.float32((hi - lo) / 255.0))
         offset = float(np.float32(lo))
@@ -182,7 +182,7 @@ class TorchHolistic:
             parts.append((u8.to(torch.float32) * scale + offset).permute(0, 3, 1, 2))
         x = torch.cat(parts).contiguous() if parts else torch.zeros(
             (0, 3, out_h, out_w), device=self.device)
-        self._tick("crops", t0)
+        self.tick("crops", t0)
         return x, valid
 
     # ------------------------------------------------------------------ main
@@ -216,7 +216,7 @@ class TorchHolistic:
         imgs = torch.from_numpy(pad).to(self.device)
         sizes_np = np.array([im.shape[:2] for im in images], np.int64)
         sizes = torch.from_numpy(sizes_np).to(self.device)
-        self._tick("upload", t0)
+        self.tick("upload", t0)
         body = pose_stage(self, imgs, sizes, sizes_np, out)
         if body is not None:
             face_stage(self, imgs, sizes, body, out)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -17,10 +17,23 @@ from . import warp
 from .detections import first_detections
 from .landmarks import Landmarks
 
-if TYPE_CHECKING:
-    from .holistic import TorchHolistic
-
 f32 = np.float32
+
+
+class Graph(Protocol):
+    """What the stages run on (holistic.TorchHolistic): its networks, crops and clock."""
+
+    POSE_ANCHORS: np.ndarray
+    FACE_ANCHORS: np.ndarray
+    min_detection_confidence: float
+    min_tracking_confidence: float
+
+    def run(self, name: str, x: torch.Tensor) -> list[torch.Tensor | None]: ...
+
+    def crop(self, imgs, sizes, index, roi_px, out_w, out_h, border, lo, hi) -> tuple[torch.Tensor, np.ndarray]: ...
+
+    def tick(self, name: str, t0: float) -> None: ...
+
 HEATMAP_KERNEL = 9  # the 0.10.21 wheel's RefineLandmarksFromHeatmap window (the graph file says 7)
 
 
@@ -41,20 +54,20 @@ def host(tensor: torch.Tensor) -> np.ndarray:
     return tensor.cpu().numpy()
 
 
-def pose_stage(model: "TorchHolistic", imgs, sizes, sizes_np: np.ndarray, out: Landmarks) -> Body | None:
+def pose_stage(model: Graph, imgs, sizes, sizes_np: np.ndarray, out: Landmarks) -> Body | None:
     B = sizes_np.shape[0]
     Hs = sizes_np[:, 0].astype(f32)
     Ws = sizes_np[:, 1].astype(f32)
     full = np.stack([Ws * f32(0.5), Hs * f32(0.5), Ws, Hs, np.zeros(B, f32)], -1).astype(f32)
     roi, padd = G.pad_roi(full, 224, 224, True)
-    x, _ = model._crop(imgs, sizes, np.arange(B), roi, 224, 224, warp.BORDER_ZERO, -1.0, 1.0)
-    boxes, scores = model._run("pose_detection", x)
+    x, _ = model.crop(imgs, sizes, np.arange(B), roi, 224, 224, warp.BORDER_ZERO, -1.0, 1.0)
+    boxes, scores = model.run("pose_detection", x)
     t0 = time.perf_counter()
     found, _, kps = first_detections(host(boxes), host(scores)[:, :, 0], model.POSE_ANCHORS, 224.0, 4,
                                      model.min_detection_confidence)  # fmt: skip
     pidx = np.nonzero(found)[0]
     if pidx.size == 0:
-        model._tick("host_pose_detection", t0)
+        model.tick("host_pose_detection", t0)
         return None
     left, top, right, bottom = padd[pidx].T
     kx = (kps[pidx, :, 0] - left[:, None]) / (f32(1) - (left + right))[:, None]
@@ -63,9 +76,9 @@ def pose_stage(model: "TorchHolistic", imgs, sizes, sizes_np: np.ndarray, out: L
     pose_rect = G.alignment_rect(kx[:, 0], ky[:, 0], kx[:, 1], ky[:, 1], W, H, G.target_angle(90))
     prect = G.transform_rect(pose_rect, W, H, 1.25, 1.25)
     roi, padd = G.pad_roi(G.rect_to_px(prect, W, H), 256, 256, True)
-    model._tick("host_pose_detection", t0)
-    x, valid = model._crop(imgs, sizes, pidx, roi, 256, 256, warp.BORDER_REPLICATE, 0.0, 1.0)
-    lm_t, flag, _seg, heat, world = model._run("pose_landmark", x)
+    model.tick("host_pose_detection", t0)
+    x, valid = model.crop(imgs, sizes, pidx, roi, 256, 256, warp.BORDER_REPLICATE, 0.0, 1.0)
+    lm_t, flag, _seg, heat, world = model.run("pose_landmark", x)
     windows = heatmap_windows(lm_t, heat, 256, HEATMAP_KERNEL)
     t0 = time.perf_counter()
     ok = (host(flag)[:, 0].astype(np.float64) > model.min_tracking_confidence) & valid
@@ -86,7 +99,7 @@ def pose_stage(model: "TorchHolistic", imgs, sizes, sizes_np: np.ndarray, out: L
     frames = pidx[keep]
     out.put("pose", frames, np.stack([lx[keep, :33], ly[keep, :33], lz[keep, :33], vis[keep, :33]], -1))
     out.put("pose_world", frames, np.stack([wx[keep], wy[keep], wl[keep, :, 2], vis[keep, :33]], -1))
-    model._tick("host_pose_landmark", t0)
+    model.tick("host_pose_landmark", t0)
     if frames.size == 0:
         return None
     return Body(frames, lx[keep, :33], ly[keep, :33], vis[keep, :33], Ws[frames], Hs[frames])
@@ -110,7 +123,7 @@ def heatmap_windows(landmarks: torch.Tensor, heat: torch.Tensor, input_size: int
     return heat.reshape(-1)[flat]
 
 
-def face_stage(model: "TorchHolistic", imgs, sizes, body: Body, out: Landmarks) -> None:
+def face_stage(model: Graph, imgs, sizes, body: Body, out: Landmarks) -> None:
     t0 = time.perf_counter()
     fidx, W, H = body.frames, body.W, body.H
     x, y = body.x[:, :11], body.y[:, :11]
@@ -119,14 +132,14 @@ def face_stage(model: "TorchHolistic", imgs, sizes, body: Body, out: Landmarks) 
     rect = np.stack([cx, cy, w, h, rot], -1).astype(f32)
     rect = G.transform_rect(rect, W, H, 3.0, 3.0)
     roi, _ = G.pad_roi(G.rect_to_px(rect, W, H), 128, 128, True)
-    model._tick("host_face_rect", t0)
-    xin, valid = model._crop(imgs, sizes, fidx, roi, 128, 128, warp.BORDER_ZERO, -1.0, 1.0)
-    boxes, scores = model._run("face_detection", xin)
+    model.tick("host_face_rect", t0)
+    xin, valid = model.crop(imgs, sizes, fidx, roi, 128, 128, warp.BORDER_ZERO, -1.0, 1.0)
+    boxes, scores = model.run("face_detection", xin)
     t0 = time.perf_counter()
     found, _, kps = first_detections(host(boxes), host(scores)[:, :, 0], model.FACE_ANCHORS, 128.0, 6, 0.5)
     sel = np.nonzero(found & valid)[0]
     if sel.size == 0:
-        model._tick("host_face_detection", t0)
+        model.tick("host_face_detection", t0)
         return
     m = G.subrect_matrix(roi[sel], W[sel], H[sel])  # face-crop coordinates -> image
     kx = kps[sel, :, 0] * m[:, 0:1] + kps[sel, :, 1] * m[:, 1:2] + m[:, 2:3]
@@ -137,9 +150,9 @@ def face_stage(model: "TorchHolistic", imgs, sizes, body: Body, out: Landmarks) 
                      -1).astype(f32)  # fmt: skip
     fr = G.transform_rect(frect, W[sel], H[sel], 2.0, 2.0, 0.0, -0.1)
     roi, _ = G.pad_roi(G.rect_to_px(fr, W[sel], H[sel]), 192, 192, False)
-    model._tick("host_face_detection", t0)
-    xin, valid = model._crop(imgs, sizes, fidx[sel], roi, 192, 192, warp.BORDER_REPLICATE, 0.0, 1.0)
-    lms, flag = model._run("face_landmark", xin)
+    model.tick("host_face_detection", t0)
+    xin, valid = model.crop(imgs, sizes, fidx[sel], roi, 192, 192, warp.BORDER_REPLICATE, 0.0, 1.0)
+    lms, flag = model.run("face_landmark", xin)
     t0 = time.perf_counter()
     with np.errstate(over="ignore"):
         prob = f32(1) / (f32(1) + np.exp(-host(flag).reshape(-1)))
@@ -148,14 +161,14 @@ def face_stage(model: "TorchHolistic", imgs, sizes, body: Body, out: Landmarks) 
     lx, ly, lz = G.project(lx, ly, lz, fr)
     ok = valid & (prob.astype(np.float64) > 0.5)
     out.put("face", fidx[sel[ok]], np.stack([lx[ok], ly[ok], lz[ok]], -1))
-    model._tick("host_face_landmark", t0)
+    model.tick("host_face_landmark", t0)
 
 
 # ------------------------------------------------------------------ hands
 WRIST_PINKY_INDEX = {"left": (15, 17, 19), "right": (16, 18, 20)}  # body landmarks per side
 
 
-def hand_stage(model: "TorchHolistic", imgs, sizes, body: Body, out: Landmarks) -> None:
+def hand_stage(model: Graph, imgs, sizes, body: Body, out: Landmarks) -> None:
     t0 = time.perf_counter()
     fidx, plx, ply = body.frames, body.x, body.y
     # a crop per visible wrist: the left hands, then the right ones, each in frame order
@@ -163,7 +176,7 @@ def hand_stage(model: "TorchHolistic", imgs, sizes, body: Body, out: Landmarks) 
              for side, (wrist, _, _) in WRIST_PINKY_INDEX.items()]
     rows = np.concatenate([found for _, found in sides])
     if rows.size == 0:
-        model._tick("host_hand_rect", t0)
+        model.tick("host_hand_rect", t0)
         return
     marks = np.concatenate([np.tile(WRIST_PINKY_INDEX[side], (found.size, 1)) for side, found in sides])
     wr, pk, ix = marks.T
@@ -179,10 +192,10 @@ def hand_stage(model: "TorchHolistic", imgs, sizes, body: Body, out: Landmarks) 
     rect = np.stack([xm / Wh, ym / Hh, box / Wh, box / Hh, rot], -1).astype(f32)
     rect = G.transform_rect(rect, Wh, Hh, 2.7, 2.7, 0.0, -0.1)
     roi, padd = G.pad_roi(G.rect_to_px(rect, Wh, Hh), 256, 256, True)
-    model._tick("host_hand_rect", t0)
-    xin, valid1 = model._crop(imgs, sizes, fidx[rows], roi, 256, 256, warp.BORDER_REPLICATE,
+    model.tick("host_hand_rect", t0)
+    xin, valid1 = model.crop(imgs, sizes, fidx[rows], roi, 256, 256, warp.BORDER_REPLICATE,
                              0.0, 1.0)
-    (pts,) = model._run("hand_recrop", xin)
+    (pts,) = model.run("hand_recrop", xin)
     t0 = time.perf_counter()
     pts = host(pts).reshape(-1, 2, 2)
     px, py = pts[:, :, 0] / f32(256), pts[:, :, 1] / f32(256)
@@ -192,10 +205,10 @@ def hand_stage(model: "TorchHolistic", imgs, sizes, body: Body, out: Landmarks) 
     r2 = G.alignment_rect(px[:, 0], py[:, 0], px[:, 1], py[:, 1], Wh, Hh, G.target_angle(-90))
     r2 = G.transform_rect(r2, Wh, Hh, 1.0, 1.0, 0.0, -0.1)
     roi, padd = G.pad_roi(G.rect_to_px(r2, Wh, Hh), 224, 224, True)
-    model._tick("host_hand_recrop", t0)
-    xin, valid2 = model._crop(imgs, sizes, fidx[rows], roi, 224, 224, warp.BORDER_REPLICATE,
+    model.tick("host_hand_recrop", t0)
+    xin, valid2 = model.crop(imgs, sizes, fidx[rows], roi, 224, 224, warp.BORDER_REPLICATE,
                              0.0, 1.0)
-    lms, flag, _handed, _world = model._run("hand_landmark", xin)
+    lms, flag, _handed, _world = model.run("hand_landmark", xin)
     t0 = time.perf_counter()
     lms = host(lms).reshape(-1, 21, 3)
     lx = lms[:, :, 0] / f32(224)
@@ -210,4 +223,4 @@ def hand_stage(model: "TorchHolistic", imgs, sizes, body: Body, out: Landmarks) 
         mine = ok[start:start + found.size]
         out.put(side + "_hand", fidx[found[mine]], hands[start:start + found.size][mine])
         start += found.size
-    model._tick("host_hand_landmark", t0)
+    model.tick("host_hand_landmark", t0)
