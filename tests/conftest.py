@@ -3,6 +3,7 @@ from real signing videos (built once per session: decoding and resizing takes se
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,15 @@ from tests.testdata import locate
 from tests.testdata import testdata as require_testdata  # tests/data, else ../shared/testdata, else skip
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def signals_as_in_a_terminal() -> None:
+    """``preexec_fn`` for a CLI a test starts as a terminal would: Ctrl-C (SIGINT), SIGQUIT and
+    a closing terminal (SIGHUP) at their defaults, even where the tests themselves run with
+    them ignored (a background job of a shell without job control ignores SIGINT; nohup,
+    SIGHUP), which Python and signpose rightly keep."""
+    for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
 # Official-format PHOENIX-2014-T rows with clearly synthetic names, for when the real
 # (research-use) CSV in ../shared/testdata is absent: a fresh clone still gets the layout.
 SYNTHETIC_T_CSV = """name|video|start|end|speaker|orth|translation

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, signals_as_in_a_terminal
 
 
 def signpose(*args: object, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -34,6 +34,7 @@ def start_signpose(*args: object) -> subprocess.Popen:
         text=True,
         cwd=REPO,
         start_new_session=True,
+        preexec_fn=signals_as_in_a_terminal,
     )
 
 

@@ -9,14 +9,13 @@ environment makes every frame take that long (a run that is reliably still busy)
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterable
 
 from signpose.estimators import REGISTRY
-from tests.conftest import REPO
+from tests.conftest import REPO, signals_as_in_a_terminal
 from tests.estimators.toy import ToyEstimator
 
 NAME = "tests.toy_cli:Toy"
@@ -54,17 +53,13 @@ def toy_signpose(*args: object, delay: float = 0.0, timeout: float = 300) -> sub
 
 
 def start_toy_signpose(*args: object, delay: float = 0.0) -> subprocess.Popen:
-    """In its own session (process group), as a terminal would run it: with SIGHUP at its
-    default even when the tests themselves run under nohup (which signpose respects)."""
+    """In its own session (process group), as a terminal would run it (its signals at their
+    defaults: see signals_as_in_a_terminal)."""
     env = os.environ | {"TOY_FRAME_SECONDS": str(delay)}
     return subprocess.Popen(
         toy_command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=env, start_new_session=True,
-        preexec_fn=_hangup_as_in_a_terminal,
+        preexec_fn=signals_as_in_a_terminal,
     )
-
-
-def _hangup_as_in_a_terminal() -> None:
-    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 def make_toy_dataset(root, clips: int = 3, frames: int = 4, split: str = "train"):

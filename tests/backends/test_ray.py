@@ -31,7 +31,7 @@ from signpose.clip import Dataset  # noqa: E402
 from signpose.estimators import EstimatorSpec  # noqa: E402
 from signpose.runner import extract  # noqa: E402
 from tests.backends import local_helpers as helpers  # noqa: E402
-from tests.conftest import require_testdata  # noqa: E402
+from tests.conftest import require_testdata, signals_as_in_a_terminal  # noqa: E402
 from tests.e2e_helpers import cmdline, descendants, index_lines, running  # noqa: E402
 from tests.e2e_helpers import run_files as all_run_files  # noqa: E402
 
@@ -207,7 +207,8 @@ def cli_extract(root: Path, out: Path, *extra: str) -> list[str]:
 def start_cli(root: Path, out: Path) -> subprocess.Popen:
     """A CLI run in its own session, so a signal to its process group reaches only it."""
     return subprocess.Popen(
-        cli_extract(root, out), env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+        cli_extract(root, out), env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        preexec_fn=signals_as_in_a_terminal,
     )
 
 
