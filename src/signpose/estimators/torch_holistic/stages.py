@@ -34,6 +34,7 @@ class Graph(Protocol):
 
     def tick(self, name: str, t0: float) -> None: ...
 
+
 HEATMAP_KERNEL = 9  # the 0.10.21 wheel's RefineLandmarksFromHeatmap window (the graph file says 7)
 
 
