@@ -96,8 +96,7 @@ def first_detections(raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.
     before = np.cumsum(merged) - merged  # merged boxes ahead of each in the batch
     slot = (before - before[top])[merged]
     score = score[merged]
-    columns = [score, xmin[merged] * score, ymin[merged] * score, (xmin + bw)[merged] * score,
-               (ymin + bh)[merged] * score]
+    columns = [score, x0[merged] * score, y0[merged] * score, x1[merged] * score, y1[merged] * score]
     columns += list((kx[merged] * score[:, None]).T) + list((ky[merged] * score[:, None]).T)
     table = np.zeros((len(columns), starts.size, int(slot.max(initial=0)) + 1), f32)
     for c, values in enumerate(columns):
