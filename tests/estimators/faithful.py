@@ -23,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
+from signpose.estimators.mediapipe import WORLD  # the body world landmarks
 from signpose.keypoints import ClipKeypoints
 from tests.testdata import locate
 
 IMAGE_PARTS = ("pose", "face", "left_hand", "right_hand")
-WORLD = "pose_world"
 GROUPS = ("signing", "autsl", "phoenix", "oracle")
 GROUP_TITLES = {
     "signing": "signing (shipped)",
