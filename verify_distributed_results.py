@@ -5,7 +5,7 @@
 
 import sys
 
-from signpose.seedcli import verify_pickles
+from signpose.cli.scripts import verify_pickles
 
 if __name__ == "__main__":
     sys.exit(verify_pickles(sys.argv[1:]))

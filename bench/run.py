@@ -1,6 +1,8 @@
-"""signpose's benchmark: the same frames through the bare MediaPipe loop, the seed's design
-(multiprocessing.Pool(N)) and signpose's command line, repeats interleaved, median reported;
-plus the per-clip overhead (400 one-frame clips vs 40 ten-frame clips). See bench/README.md.
+"""signpose's benchmark: the same frames through the bare MediaPipe loop, the design of
+data/extract_phoenix_keypoints_distributed.py (multiprocessing.Pool(N) over the flat image
+list), signpose's command line with the litert estimator (the default) and with the mediapipe
+estimator, and the litert estimator's networks alone (the limit); repeats interleaved, medians
+reported; plus the per-clip overhead (400 one-frame clips vs 40 ten-frame clips). See bench/README.md.
 
     python bench/run.py [--clips 24] [--frames-per-clip 40] [--repeats 3] [--workers 1,2,8]
                         [--modes image,video] [--overhead-frames 400] [--out bench/out]
@@ -170,24 +172,30 @@ def plan(args, data: Path, frames: int, overhead: dict[int, Path], runs: Path) -
         rows.append({"key": key, "label": label, "mode": mode, "workers": workers, "command": command,
                      "frames": frames, "reference": reference, "seed": seed, "repeats": []})
 
+    loops = [PY, str(REPO / "bench" / "loops.py")]
     for mode in args.modes:
-        add(f"raw-{mode}", "bare MediaPipe loop", mode, 1,
-            lambda rep, m=mode: ([PY, str(REPO / "bench" / "loops.py"), "raw", str(data), "--mode", m], None), seed="seed-1")
+        add(f"raw-{mode}", "bare MediaPipe loop", mode, 1, lambda rep, m=mode: (loops + ["raw", str(data), "--mode", m], None), seed="pool-1")
         if mode == "image":
             for n in args.workers:
-                add(f"seed-{n}", f"seed: Pool({n})", "image", n, lambda rep, n=n: (
-                    [PY, str(REPO / "bench" / "loops.py"), "seed", str(data), str(runs / f"seed-{n}.pkl"), "--processes", str(n)], None),
-                    seed=f"seed-{n}")
+                add(f"pool-{n}", f"Pool({n}) over the image list", "image", n, lambda rep, n=n: (
+                    loops + ["pool", str(data), str(runs / f"pool-{n}.pkl"), "--processes", str(n)], None), seed=f"pool-{n}")
         for n in args.workers:
-            key = f"sp-{mode}-{n}"
-            add(key, f"signpose --workers {n}", mode, n, lambda rep, n=n, m=mode, key=key: (
-                sp + [str(data), "-o", str(runs / f"r{rep}" / key), "--workers", str(n), "--mode", m, "--quiet", "--overwrite"],
-                runs / f"r{rep}" / key), reference=f"sp-{mode}-{args.workers[0]}", seed=f"seed-{n}")
+            key = f"mp-{mode}-{n}"
+            add(key, f"signpose --estimator mediapipe --workers {n}", mode, n, lambda rep, n=n, m=mode, key=key: (
+                sp + [str(data), "-o", str(runs / f"r{rep}" / key), "--estimator", "mediapipe", "--workers", str(n), "--mode", m,
+                      "--quiet", "--overwrite"], runs / f"r{rep}" / key), reference=f"mp-{mode}-{args.workers[0]}", seed=f"pool-{n}")
+    for n in args.workers:
+        key = f"lt-{n}"
+        add(key, f"signpose --workers {n} (litert)", "frame", n, lambda rep, n=n, key=key: (
+            sp + [str(data), "-o", str(runs / f"r{rep}" / key), "--estimator", "litert", "--workers", str(n), "--quiet", "--overwrite"],
+            runs / f"r{rep}" / key), reference=f"lt-{args.workers[0]}", seed=f"pool-{n}")
+    add("networks", "litert networks alone (1 process)", "frame", 1,
+        lambda rep: (loops + ["networks", str(data), str(runs / f"networks-{rep}.json")], None), seed="pool-1")
     for clip_frames, root in overhead.items():
         key = f"clips-{args.overhead_frames // clip_frames}x{clip_frames}"
-        add(key, f"signpose --workers 1, {args.overhead_frames // clip_frames} clips × {clip_frames}", "image", 1,
+        add(key, f"signpose --workers 1, {args.overhead_frames // clip_frames} clips × {clip_frames}", "frame", 1,
             lambda rep, root=root, key=key: (sp + [str(root), "-o", str(runs / f"r{rep}" / key), "--workers", "1",
-                                                   "--mode", "image", "--quiet", "--overwrite"], runs / f"r{rep}" / key),
+                                                   "--quiet", "--overwrite"], runs / f"r{rep}" / key),
             frames=args.overhead_frames)
     return rows
 
@@ -212,6 +220,7 @@ def machine() -> dict:
     return {"cpu": model, "cores": len(os.sched_getaffinity(0)), "cpu_count": os.cpu_count(),
             "vector": [flag for flag in ("avx2", "avx512f") if flag in flags], "ram_gib": round(mem_kb / 2**20, 1),
             "python": platform.python_version(), "mediapipe": importlib.metadata.version("mediapipe"),
+            "litert": importlib.metadata.version("ai-edge-litert"), "opencv": importlib.metadata.version("opencv-contrib-python"),
             "signpose": importlib.metadata.version("signpose"), "os": platform.platform()}
 
 
@@ -235,41 +244,58 @@ def report(args, env: dict, rows: list[dict], names: str, started: str) -> tuple
     lines = [f"# signpose benchmark ({started})", "",
              f"- machine: {env['cpu']}, {env['cores']} cores usable ({env['cpu_count']} online), "
              f"{'+'.join(env['vector']) or 'no avx2/avx512f'}, {env['ram_gib']} GiB RAM; {env['os']}",
-             f"- versions: python {env['python']}, mediapipe {env['mediapipe']}, signpose {env['signpose']}",
+             f"- versions: python {env['python']}, mediapipe {env['mediapipe']}, ai-edge-litert {env['litert']}, "
+             f"opencv {env['opencv']}, signpose {env['signpose']}",
              f"- data: PHOENIX-2014-T layout, {args.clips} clips × {args.frames_per_clip} frames of 210×260 PNG "
              f"from real signing videos ({names}); {args.repeats} repeat(s) interleaved, medians",
              f"- command: `{' '.join(['bench/run.py', *sys.argv[1:]])}`", "",
-             "| row | mode | N | frames/s | CPU ms/frame | cores busy | peak RSS driver / worker MB | × seed Pool(N) | same bytes | load before→after | other cores busy |",
+             "| row | mode | N | frames/s | CPU ms/frame | cores busy | peak RSS driver / worker MB | × Pool(N) | same bytes | load before→after | other cores busy |",
              "|---|---|---:|---:|---:|---:|---:|---:|---|---|---:|"]
     for row in rows:
         ok = [r for r in row["repeats"] if r["rc"] == 0]
         seed = by_key.get(row["seed"] or "")
         ratio = fps(row) / fps(seed) if seed and fps(seed) and fps(row) and row["frames"] == seed["frames"] else None
         checks = [r["same"] for r in ok if r.get("same") is not None]
-        same = "–" if not row["key"].startswith("sp-") else ("ref" if not checks else "yes" if all(checks) else "no")
+        same = "–" if not row["key"].startswith(("mp-", "lt-")) else ("ref" if not checks else "yes" if all(checks) else "no")
         load = (f"{max(r['load_before'] for r in row['repeats']):.1f}→{max(r['load_after'] for r in row['repeats']):.1f}"
                 if row["repeats"] else "–")
         failed = len(row["repeats"]) - len(ok)
         lines.append(f"| {row['label']}{f' ({failed} failed)' if failed else ''} | {row['mode']} | {row['workers']} | "
                      f"{fmt(fps(row))} | {fmt(cpu(row), '.0f')} | {fmt(median(row, 'cores'), '.2f')} | {fmt(median(row, 'driver_mb'), '.0f')} / "
                      f"{fmt(median(row, 'worker_mb'), '.0f')} | {fmt(ratio, '.2f')} | {same} | {load} | {fmt(median(row, 'other_cores'), '.2f')} |")
+    networks = [json.loads(Path(r["networks_json"]).read_text()) for r in by_key["networks"]["repeats"]
+                if r["rc"] == 0 and Path(r.get("networks_json", "")).is_file()] if "networks" in by_key else []
+    limit = None
+    if networks:
+        invoke = statistics.median(n["invoke_s"] / n["frames"] for n in networks) * 1000
+        crop = statistics.median(n["crop_s"] / n["frames"] for n in networks) * 1000
+        alone = statistics.median(n["cpu_s"] / n["frames"] for n in networks) * 1000
+        lines += ["", f"The limit: inside LiteRT's invoke (the six networks alone) **{invoke:.1f} ms of CPU per frame**; "
+                  f"the crops (OpenCV's warp, as MediaPipe crops) {crop:.1f} ms; the litert estimator in one process, "
+                  f"decoding included, {alone:.1f} ms ({alone / invoke:.2f}× invoke)."]
+        for n in args.workers:
+            row = by_key.get(f"lt-{n}")
+            if row and cpu(row):
+                lines.append(f"- signpose --workers {n} (litert), the whole command: {cpu(row):.1f} ms of CPU per frame = "
+                             f"**{cpu(row) / invoke:.2f}× invoke**")
+        limit = {"invoke_ms": invoke, "crop_ms": crop, "one_process_ms": alone}
     overhead = None
     many, few = (by_key.get(f"clips-{args.overhead_frames // n}x{n}") for n in (1, 10))
     if many and few and median(many, "wall") and median(few, "wall"):
         clips_many, clips_few = args.overhead_frames, args.overhead_frames // 10
         overhead = (median(many, "wall") - median(few, "wall")) / (clips_many - clips_few) * 1000
-        lines += ["", f"Per-clip overhead (signpose, 1 worker, image mode, the same {clips_many} frames): "
+        lines += ["", f"Per-clip overhead (signpose, 1 worker, litert, the same {clips_many} frames): "
                   f"({fmt(median(many, 'wall'), '.2f')} s − {fmt(median(few, 'wall'), '.2f')} s) / "
                   f"({clips_many} − {clips_few}) clips = **{overhead:.1f} ms per clip** (wall clock); in CPU time "
                   f"{(cpu(many) - cpu(few)) * clips_many / (clips_many - clips_few):.1f} ms per clip."]
     lines += ["", "frames/s: frames / wall clock of the whole command (interpreter start to exit). CPU ms/frame: CPU "
               "time of the whole process tree per frame. cores busy: CPU "
               "seconds of the whole process tree / wall seconds. Peak RSS: VmHWM of the command's process and of "
-              "its largest worker. × seed Pool(N): frames/s over the seed design's (image mode) at the same N. same "
+              "its largest worker. × Pool(N): frames/s over the Pool(N) design's (data/extract_phoenix_keypoints_distributed.py, image mode) at the same N. same "
               "bytes: `signpose verify` of every repeat against repeat 1 of the first-listed worker count "
               "of the same mode (ref: itself, only one repeat). load: 1-minute load average, highest over repeats. other "
               "cores busy: CPU the rest of the machine used meanwhile (/proc/stat), in cores: contention shows here."]
-    return "\n".join(lines) + "\n", overhead
+    return "\n".join(lines) + "\n", overhead, limit
 
 
 def main() -> None:
@@ -306,6 +332,8 @@ def main() -> None:
         for row in rows:
             command, run_dir = row["command"](rep)
             result = measure(command, args.timeout) | {"repeat": rep}
+            if row["key"] == "networks":
+                result["networks_json"] = command[-1]
             reference = by_key.get(row["reference"] or "")
             ref_dir = runs / "r1" / reference["key"] if reference else None
             if result["rc"] == 0 and run_dir and ref_dir and ref_dir != run_dir and (ref_dir / "index.jsonl").exists():
@@ -315,10 +343,10 @@ def main() -> None:
                 + (f", same bytes: {result['same']}" if "same" in result else "")
                 + (f"\n{result['output_tail']}" if result["rc"] else ""))
     env = machine()
-    markdown, per_clip = report(args, env, rows, names, started)
+    markdown, per_clip, limit = report(args, env, rows, names, started)
     (args.out / "results.md").write_text(markdown, encoding="utf-8")
     record = {"started": started, "machine": env, "args": vars(args) | {"out": str(args.out)}, "names": names,
-              "per_clip_overhead_ms": per_clip,
+              "per_clip_overhead_ms": per_clip, "litert_limit": limit,
               "rows": [{k: v for k, v in row.items() if k != "command"} for row in rows]}
     (args.out / "results.json").write_text(json.dumps(record, indent=1, default=str), encoding="utf-8")
     print(markdown)

@@ -6,7 +6,7 @@
 
 import sys
 
-from signpose.seedcli import extract_and_export
+from signpose.cli.scripts import extract_and_export
 
 if __name__ == "__main__":
     sys.exit(extract_and_export(sys.argv[1:], __doc__.splitlines()[0], default_workers=None))

@@ -10,12 +10,12 @@ from typing import Any
 import numpy as np
 
 from signpose.estimators.mediapipe import holistic_layout
-from signpose.keypoints import ClipKeypoints
-from signpose.layout import KeypointLayout
-from signpose.posefile import read_pose_file, to_pose_bytes
-from signpose.results import ClipResult, ClipStatus
-from signpose.seedschema import clip_frames, image_path
-from signpose.store import RunStore
+from signpose.model.keypoints import ClipKeypoints
+from signpose.model.layout import KeypointLayout
+from signpose.formats.pose import read_pose_file, to_pose_bytes
+from signpose.run.record import ClipResult, ClipStatus
+from signpose.formats.keypoints_pickle import clip_frames, image_path
+from signpose.run.store import RunStore
 
 SOURCE_ROOT = "/data/phoenix/features/fullFrame-210x260px"
 PARTS = ("pose", "face", "left_hand", "right_hand")

@@ -78,6 +78,6 @@ def make_toy_dataset(root, clips: int = 3, frames: int = 4, split: str = "train"
 
 
 if __name__ == "__main__":
-    from signpose.cli import main
+    from signpose.cli.main import main
 
     sys.exit(main())

@@ -1,3 +1,3 @@
-from signpose.cli import main
+from signpose.cli.main import main
 
 raise SystemExit(main())

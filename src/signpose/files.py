@@ -1,4 +1,5 @@
-"""Reading files that may be hostile: only regular files, of bounded size, never blocking.
+"""Reading files that may be hostile (only regular files, of bounded size, never blocking),
+and the natural order of file names.
 
 A FIFO or a device put where a frame, a .pose or a JSON file should be would hang or
 exhaust a reader; these are refused on the open descriptor, before anything is read.
@@ -7,8 +8,32 @@ exhaust a reader; these are refused on the open descriptor, before anything is r
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
+
+IMAGE_EXTENSIONS: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
+
+_DIGIT_RUNS = re.compile(r"([0-9]+)")
+
+
+def natural_key(name: str) -> tuple[tuple[str | int, ...], str]:
+    """Sort key that orders ``a2`` before ``a10`` and ``images0002`` before ``images0010``.
+
+    ``re.split`` with a capturing group always alternates text, digits, text, ..., so
+    position i holds the same type in every key and tuples never compare str with int.
+    The raw name breaks ties (``a01`` vs ``a1``, ``A`` vs ``a``) so the order is total.
+    """
+    parts = _DIGIT_RUNS.split(name)
+    return (
+        tuple(int(part) if i % 2 else part.casefold() for i, part in enumerate(parts)),
+        name,
+    )
+
+
+def is_image_name(name: str) -> bool:
+    """Visible file name with an image extension (case-insensitive)."""
+    return not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
 
 
 class NotRegularFile(OSError):

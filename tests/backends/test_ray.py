@@ -27,9 +27,9 @@ ray = pytest.importorskip("ray")
 from signpose.backends import BackendError  # noqa: E402
 from signpose.backends.local import LocalBackend  # noqa: E402
 from signpose.backends.ray import RayBackend, death_reason  # noqa: E402
-from signpose.clip import Dataset  # noqa: E402
+from signpose.model.clip import Dataset  # noqa: E402
 from signpose.estimators import EstimatorSpec  # noqa: E402
-from signpose.runner import extract  # noqa: E402
+from signpose.extract.driver import extract  # noqa: E402
 from tests.backends import local_helpers as helpers  # noqa: E402
 from tests.conftest import require_testdata, signals_as_in_a_terminal  # noqa: E402
 from tests.e2e_helpers import cmdline, descendants, index_lines, running  # noqa: E402
@@ -389,7 +389,7 @@ def test_without_ray_the_error_says_how_to_install(tmp_path: Path) -> None:
 
         sys.meta_path.insert(0, NoRay())
         from signpose.backends import make_backend
-        from signpose.cli import main
+        from signpose.cli.main import main
         from signpose.errors import BackendError
         try:
             make_backend("ray")

@@ -7,8 +7,9 @@ from typing import Literal
 
 import pytest
 
-from signpose.clip import Clip
-from signpose.datasets import DatasetError, list_frames, open_dataset
+from signpose.model.clip import Clip
+from signpose.datasets import DatasetError, open_dataset
+from signpose.sources.listing import list_frames
 
 
 def touch(folder: Path, *names: str) -> None:

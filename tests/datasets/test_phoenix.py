@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from signpose.clip import Clip
-from signpose.datasets import DatasetError, list_frames, open_dataset
+from signpose.model.clip import Clip
+from signpose.datasets import DatasetError, open_dataset
+from signpose.sources.listing import list_frames
 
 from tests.testdata import locate, testdata  # PHOENIX is research-use: only in ../shared/testdata
 

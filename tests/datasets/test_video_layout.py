@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from signpose.clip import Clip
+from signpose.model.clip import Clip
 from signpose.datasets import DatasetError, detect_layout, open_dataset
 
 

@@ -1,15 +1,17 @@
-"""How faithful the torch estimator is to MediaPipe Holistic, frame by frame, on every real
-frame the tests can find: the signing clips and MediaPipe's oracle images and videos that
-tests/data ships, and, where ../shared/testdata has them, the research-use AUTSL clip and
-PHOENIX frames.
+"""How faithful signpose's own estimators (litert; torch on the CPU, fp32) are to MediaPipe
+Holistic, frame by frame, on every real frame the tests can find: the signing clips and
+MediaPipe's oracle images and videos that tests/data ships, and, where ../shared/testdata
+has them, the research-use AUTSL clip and PHOENIX frames.
 
-Both estimators run each source as one clip (one clip = one frame size): MediaPipe in
-``mode="frame"`` (every frame on a fresh graph, which is what the torch port reproduces) and
-the torch port on the CPU in fp32. Per part: on how many frames both agree that the part is
-there, and, over the frames where both found it, the distance of every landmark in pixels
+The reference is MediaPipe in ``mode="frame"`` (every frame on a fresh graph, the
+state-free reference, which signpose's graph reproduces): run live where mediapipe is
+installed, else its keypoints stored in tests/data (tests/estimators/references.py; shipped
+sources only). Each source runs as one clip (one clip = one frame size). Per part: on how
+many frames both agree that the part is there, how many frames are bit-identical, and, over
+the frames where both found it, the distance of every landmark in pixels
 (``hypot(dx * width, dy * height)``); the body's world landmarks are compared in metres (3-D).
 
-``.venv/bin/python -m tests.estimators.faithful`` prints the table.
+``.venv/bin/python -m tests.estimators.faithful [--estimators litert torch]`` prints the tables.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from signpose.estimators.mediapipe import WORLD  # the body world landmarks
-from signpose.keypoints import ClipKeypoints
+from signpose.estimators.holistic.layout import WORLD  # the body world landmarks
+from signpose.model.keypoints import ClipKeypoints
 from tests.testdata import locate
 
 IMAGE_PARTS = ("pose", "face", "left_hand", "right_hand")
@@ -49,30 +51,17 @@ class Source:
     fps: float = 25.0
 
     def frames(self) -> tuple[list[np.ndarray], float]:
-        import cv2
+        """The frames as signpose decodes them (PyAV for videos, OpenCV for images)."""
+        from signpose.model.clip import Clip
+        from signpose.sources import open_frames, read_frame
 
         if not self.video:
-            return [_rgb(cv2.imread(str(path), cv2.IMREAD_COLOR)) for path in self.paths], self.fps
-        cap = cv2.VideoCapture(str(self.paths[0]))
-        fps = cap.get(cv2.CAP_PROP_FPS) or self.fps
-        frames = []
-        while True:
-            ok, bgr = cap.read()
-            if not ok:
-                break
-            frames.append(_rgb(bgr))
-        cap.release()
-        if not frames:
-            raise RuntimeError(f"no frame decoded from {self.paths[0]}")
-        return frames, float(fps)
-
-
-def _rgb(bgr: np.ndarray | None) -> np.ndarray:
-    import cv2
-
-    if bgr is None:
-        raise RuntimeError("an image could not be read")
-    return np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+            return [read_frame(path) for path in self.paths], self.fps
+        source = open_frames(Clip("all", self.name, self.paths[0], kind="video"))
+        frames = [frame.image for frame in source.frames]
+        if not frames or any(frame is None for frame in frames):
+            raise RuntimeError(f"{self.paths[0]}: a frame could not be decoded")
+        return frames, source.fps
 
 
 def available_sources() -> list[Source]:
@@ -104,8 +93,8 @@ def available_sources() -> list[Source]:
 @dataclass
 class SourceResult:
     source: Source
-    reference: ClipKeypoints  # MediaPipe
-    candidate: ClipKeypoints  # torch
+    reference: ClipKeypoints  # MediaPipe, a fresh graph per frame (live, or its stored keypoints)
+    candidate: ClipKeypoints  # one of signpose's own estimators
     reference_s: float
     candidate_s: float
     decode_s: float
@@ -126,8 +115,9 @@ class PartStats:
     found_candidate: int = 0
     both: int = 0
     distances: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    identical: int = 0  # frames whose points, confidences and presence are bit for bit MediaPipe's
     worst: tuple[str, int, int] | None = None  # (source, frame, landmark) of the largest distance
-    disagree_at: list[tuple[str, int, bool, bool]] = field(default_factory=list)  # (source, frame, mediapipe, torch)
+    disagree_at: list[tuple[str, int, bool, bool]] = field(default_factory=list)  # (source, frame, MediaPipe, candidate)
 
     @property
     def agreement(self) -> float:
@@ -157,6 +147,9 @@ def part_stats(results: Iterable[SourceResult], part: str) -> PartStats:
         stats.agree += int((a == b).sum())
         stats.found_reference += int(a.sum())
         stats.found_candidate += int(b.sum())
+        where = ref.layout.slices[part]
+        same = (ref.points[:, where] == got.points[:, where]).all((1, 2)) & (ref.confidence[:, where] == got.confidence[:, where]).all(1)
+        stats.identical += int((same & (a == b)).sum())
         stats.disagree_at += [(result.source.name, int(i), bool(a[i]), bool(b[i])) for i in np.flatnonzero(a != b)]
         both = np.flatnonzero(a & b)
         stats.both += len(both)
@@ -177,51 +170,55 @@ def part_stats(results: Iterable[SourceResult], part: str) -> PartStats:
     return stats
 
 
-def make_estimators():
-    """MediaPipe with a fresh graph per frame, and the torch port on the CPU (fp32)."""
+CANDIDATES = {"litert": {}, "torch": {"device": "cpu"}}
+
+
+def live_reference():
+    """MediaPipe with a fresh graph per frame, where mediapipe is installed (else None)."""
+    import importlib.util
+
+    if importlib.util.find_spec("mediapipe") is None:
+        return None
     from signpose.estimators import EstimatorSpec, make_estimator
 
-    reference = make_estimator(EstimatorSpec.of("mediapipe", {"mode": "frame"}))
-    candidate = make_estimator(EstimatorSpec.of("torch", {"device": "cpu"}))
-    return reference, candidate
+    return make_estimator(EstimatorSpec.of("mediapipe", {"mode": "frame"}))
 
 
-def compare(sources: Sequence[Source], estimators=None) -> list[SourceResult]:
-    """Both estimators on every frame of every source. Builds (and closes) the estimators
-    unless given a (reference, candidate) pair, which it leaves open."""
-    owned = estimators is None
-    reference, candidate = make_estimators() if owned else estimators
-    out = []
-    try:
-        for source in sources:
-            t0 = time.perf_counter()
-            frames, fps = source.frames()
-            if len({frame.shape for frame in frames}) != 1:
-                raise RuntimeError(f"{source.name}: frames of more than one size in one clip")
-            t1 = time.perf_counter()
-            ref = reference.estimate_clip(frames, fps)
-            t2 = time.perf_counter()
-            got = candidate.estimate_clip(frames, fps)
+def compare(sources: Sequence[Source], candidates: dict[str, object], reference=None) -> dict[str, list[SourceResult]]:
+    """Every candidate estimator on every frame of every source, against MediaPipe:
+    ``reference`` (an estimator) where given, else the stored keypoints (tests/data;
+    sources without them are left out)."""
+    from tests.estimators.references import stored
+
+    out: dict[str, list[SourceResult]] = {name: [] for name in candidates}
+    for source in sources:
+        t0 = time.perf_counter()
+        frames, fps = source.frames()
+        if len({frame.shape for frame in frames}) != 1:
+            raise RuntimeError(f"{source.name}: frames of more than one size in one clip")
+        t1 = time.perf_counter()
+        ref = reference.estimate_clip(frames, fps) if reference is not None else stored(source, frames, fps)
+        t2 = time.perf_counter()
+        if ref is None:
+            continue
+        for name, candidate in candidates.items():
             t3 = time.perf_counter()
+            got = candidate.estimate_clip(frames, fps)
             assert ref.layout.names == got.layout.names, (ref.layout.names, got.layout.names)
             assert (ref.width, ref.height) == (got.width, got.height)
-            out.append(SourceResult(source, ref, got, t2 - t1, t3 - t2, t1 - t0))
-    finally:
-        if owned:
-            reference.close()
-            candidate.close()
+            out[name].append(SourceResult(source, ref, got, t2 - t1, time.perf_counter() - t3, t1 - t0))
     return out
 
 
 def _row(label: str, s: PartStats, unit: str, scale: float = 1.0) -> str:
     worst = f"{s.worst[0]} #{s.worst[1]} (lm {s.worst[2]})" if s.worst else "-"
     return (f"| {label} | {s.part} | {s.frames} | {s.agree} ({100 * s.agreement:.2f}%) | {s.found_reference} / {s.found_candidate}"
-            f" | {s.both} | {s.median * scale:.4f} {unit} | {s.p99 * scale:.4f} {unit} | {s.max * scale:.3f} {unit} | {worst} |")
+            f" | {s.both} | {s.identical} | {s.median * scale:.4f} {unit} | {s.p99 * scale:.4f} {unit} | {s.max * scale:.3f} {unit} | {worst} |")
 
 
-def table(results: Sequence[SourceResult]) -> str:
-    lines = ["| sources | part | frames | presence agrees | found (MediaPipe / torch) | both | median | p99 | max | max at (source #frame) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+def table(results: Sequence[SourceResult], candidate: str) -> str:
+    lines = [f"| sources | part | frames | presence agrees | found (MediaPipe / {candidate}) | both | bit-identical frames | median | p99 | max | max at (source #frame) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     groups = [("all", list(results))] + [(GROUP_TITLES[g], [r for r in results if r.source.group == g]) for g in GROUPS]
     for label, chosen in groups:
         if not chosen:
@@ -234,30 +231,40 @@ def table(results: Sequence[SourceResult]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import argparse
+
+    from signpose.estimators import EstimatorSpec, make_estimator
+
+    parser = argparse.ArgumentParser(description="signpose's own estimators against MediaPipe (a fresh graph per frame), per part and source")
+    parser.add_argument("--estimators", nargs="+", default=list(CANDIDATES), choices=list(CANDIDATES))
+    args = parser.parse_args(argv)
     start = time.perf_counter()
-    sources = available_sources()
-    results = compare(sources)
+    reference = live_reference()
+    candidates = {name: make_estimator(EstimatorSpec.of(name, CANDIDATES[name])) for name in args.estimators}
+    compared = compare(available_sources(), candidates, reference)
     wall = time.perf_counter() - start
-    print(table(results))
-    print()
-    print("| group | sources | frames | decode s | MediaPipe s | torch s |")
-    print("|---|---|---|---|---|---|")
-    for group in GROUPS:
-        chosen = [r for r in results if r.source.group == group]
-        if chosen:
-            print(f"| {GROUP_TITLES[group]} | {', '.join(r.source.name for r in chosen)} | {sum(r.frames for r in chosen)}"
-                  f" | {sum(r.decode_s for r in chosen):.1f} | {sum(r.reference_s for r in chosen):.1f} | {sum(r.candidate_s for r in chosen):.1f} |")
-    print()
-    print(f"total frames: {sum(r.frames for r in results)}; wall time: {wall:.1f} s")
+    print(f"reference: {'MediaPipe, live' if reference is not None else 'MediaPipe keypoints stored in tests/data (mediapipe is not installed)'}")
+    for name, results in compared.items():
+        print(f"\n## {name}\n")
+        print(table(results, name))
+        print()
+        print(f"| group | sources | frames | decode s | MediaPipe s | {name} s |")
+        print("|---|---|---|---|---|---|")
+        for group in GROUPS:
+            chosen = [r for r in results if r.source.group == group]
+            if chosen:
+                print(f"| {GROUP_TITLES[group]} | {', '.join(r.source.name for r in chosen)} | {sum(r.frames for r in chosen)}"
+                      f" | {sum(r.decode_s for r in chosen):.1f} | {sum(r.reference_s for r in chosen):.1f} | {sum(r.candidate_s for r in chosen):.1f} |")
+        disagreements = [(part, where) for part in IMAGE_PARTS for where in part_stats(results, part).disagree_at]
+        if disagreements:
+            print(f"\npresence disagrees (part: source #frame, MediaPipe found, {name} found):")
+            for part, (source, frame, a, b) in disagreements:
+                print(f"  {part}: {source} #{frame} {a} {b}")
+    results = next(iter(compared.values()), [])
+    print(f"\ntotal frames: {sum(r.frames for r in results)}; wall time: {wall:.1f} s")
     missing = [title for group, title in GROUP_TITLES.items() if not any(r.source.group == group for r in results)]
     if missing:
-        print(f"absent (not in ../shared/testdata): {', '.join(missing)}")
-    disagreements = [(part, where) for part in IMAGE_PARTS for where in part_stats(results, part).disagree_at]
-    if disagreements:
-        print()
-        print("presence disagrees (part: source #frame, MediaPipe found, torch found):")
-        for part, (name, frame, a, b) in disagreements:
-            print(f"  {part}: {name} #{frame} {a} {b}")
+        print(f"absent (not in ../shared/testdata, or no reference without mediapipe): {', '.join(missing)}")
     return 0
 
 

@@ -16,9 +16,9 @@ from signpose.backends import make_backend
 from signpose.datasets import open_dataset
 from signpose.estimators import EstimatorSpec
 from signpose.estimators.mediapipe import MediaPipeHolistic
-from signpose.posefile import to_pose_bytes
-from signpose.runner import extract
-from signpose.verify import compare_sources
+from signpose.formats.pose import to_pose_bytes
+from signpose.extract.driver import extract
+from signpose.tools.verify import compare_sources
 from tests.testdata import testdata
 
 FRAMES = 8

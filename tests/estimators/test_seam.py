@@ -15,13 +15,13 @@ from signpose.backends import make_backend
 from signpose.datasets import open_dataset
 from signpose.errors import EstimatorError, SourceError, StoreError
 from signpose.estimators import EstimatorSpec, make_estimator
-from signpose.export import export_pickle
-from signpose.npz import export_npz
-from signpose.posefile import read_pose_file
-from signpose.render import render_clip
-from signpose.report import write_report
-from signpose.runner import extract
-from signpose.verify import compare_sources
+from signpose.tools.export_pickle import export_pickle
+from signpose.tools.export_npz import export_npz
+from signpose.formats.pose import read_pose_file
+from signpose.tools.render import render_clip
+from signpose.tools.report import write_report
+from signpose.extract.driver import extract
+from signpose.tools.verify import compare_sources
 from tests.estimators.toy import LAYOUT
 
 TOY = EstimatorSpec.of("tests.estimators.toy:ToyEstimator", {"threshold": 90.0})

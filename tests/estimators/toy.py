@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from signpose.keypoints import ClipKeypoints
-from signpose.layout import KeypointLayout, PartLayout
+from signpose.estimators.base import EstimatorBase, Hints
+from signpose.model.keypoints import ClipKeypoints
+from signpose.model.layout import KeypointLayout, PartLayout
 
 LAYOUT = KeypointLayout(
     (
@@ -19,7 +20,7 @@ LAYOUT = KeypointLayout(
 )
 
 
-class ToyEstimator:
+class ToyEstimator(EstimatorBase):
     """``star``: five points spread from the image's brightest column; ``comet``: present
     only on frames brighter than ``threshold`` (mean pixel value)."""
 
@@ -68,8 +69,7 @@ class BatchingToyEstimator(ToyEstimator):
     estimator on a GPU), which fails a whole batch holding a frame ``poison`` pixels wide;
     ``batches`` records the size of every batch it was given."""
 
-    clips_ahead = 3
-    reads_whole_clips = True
+    hints = Hints(clips_ahead=3, reads_whole_clips=True, batches_clips=True)
 
     def __init__(self, *, threshold: float = 100.0, poison: int = 13) -> None:
         super().__init__(threshold=threshold)

@@ -301,7 +301,7 @@ def test_fifo_named_like_a_frame_is_refused_without_blocking(tmp_path: Path) -> 
 
 
 def test_frame_of_another_size_than_the_clips_first_is_a_failed_frame(tmp_path: Path) -> None:
-    from signpose.clip import Clip
+    from signpose.model.clip import Clip
     from signpose.sources import open_frames
 
     clip = tmp_path / "clip"

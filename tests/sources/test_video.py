@@ -16,7 +16,7 @@ from av.video.frame import PictureType
 import numpy as np
 import pytest
 
-from signpose.clip import Clip
+from signpose.model.clip import Clip
 from signpose.errors import ClipError
 from signpose.sources import open_frames
 from signpose.sources.video import VideoError, iter_rgb_frames, open_video_frames, probe_video
@@ -207,7 +207,7 @@ def test_end_to_end_video_dataset(tmp_path: Path) -> None:
     from signpose.backends import make_backend
     from signpose.datasets import open_dataset
     from signpose.estimators import EstimatorSpec
-    from signpose.runner import extract
+    from signpose.extract.driver import extract
 
     data = tmp_path / "videos"
     (data / "train").mkdir(parents=True)
@@ -346,7 +346,7 @@ def test_truncated_real_mp4_is_named_truncated(tmp_path: Path, name: str, kept: 
 
 def test_the_rotation_reaches_the_index_record(tmp_path: Path) -> None:
     from signpose.estimators import EstimatorSpec
-    from signpose.pipeline import ClipProcessor
+    from signpose.extract.worker import ClipProcessor
 
     path = tmp_path / "phone.mp4"
     with av.open(str(path), "w") as container:

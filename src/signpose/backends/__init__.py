@@ -6,9 +6,8 @@ import os
 from collections.abc import Sequence
 from typing import Literal
 
-from signpose.backends.base import Backend, BackendError, Outcome
+from signpose.backends.base import Backend, BackendError, Outcome, cores
 from signpose.backends.liveness import DEFAULT_STALL_TIMEOUT, heartbeat
-from signpose.backends.workers import WorkerPlan, default_workers, plan_workers
 
 STALL_TIMEOUT_VARIABLE = "SIGNPOSE_STALL_TIMEOUT"
 
@@ -48,7 +47,7 @@ def make_backend(
     if name == "local":
         from signpose.backends.local import LocalBackend
 
-        return LocalBackend(plan_workers(workers).workers, stall_timeout=stall, gpus=tuple(gpus or ()))
+        return LocalBackend(workers or cores(), stall_timeout=stall, gpus=tuple(gpus or ()))
     if name == "ray":
         try:
             from signpose.backends.ray import RayBackend
@@ -59,4 +58,4 @@ def make_backend(
     raise ValueError(f"unknown backend {name!r} (choose local or ray)")
 
 
-__all__ = ["Backend", "BackendError", "BackendName", "Outcome", "WorkerPlan", "default_workers", "heartbeat", "make_backend", "plan_workers"]
+__all__ = ["Backend", "BackendError", "BackendName", "Outcome", "cores", "heartbeat", "make_backend"]

@@ -35,7 +35,8 @@ try:
 except ImportError as error:  # an optional dependency: say how to get it
     raise ImportError("the Ray backend needs Ray: pip install 'signpose[ray]'") from error
 
-from signpose.backends import default_workers, liveness
+from signpose.backends import liveness
+from signpose.backends.base import cores
 from signpose.backends.base import DEFAULT_MAX_ATTEMPTS, BackendError, Outcome
 from signpose.backends.rayactors import RemoteBoard, gpu_workers, kill, start_worker
 from signpose.backends.rayprobe import probe_cluster, ray_log_path, stderr_to
@@ -130,7 +131,7 @@ class RayBackend:
                     ray.init(address=self.address, **quiet)
                 else:
                     # "local", not None: never attach to some other `ray start` on this machine.
-                    cpus = self._requested or default_workers()
+                    cpus = self._requested or cores()
                     ray.init(address="local", num_cpus=cpus, include_dashboard=False, **quiet)
         except (ConnectionError, RuntimeError, ValueError, RayError) as error:
             said = f" (Ray's own messages: {log})" if log.is_file() and log.stat().st_size else ""

@@ -9,21 +9,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from signpose.clip import Clip, Dataset
+from signpose.model.clip import Clip, Dataset
 from signpose.errors import DatasetError
 from signpose.datasets import folder, phoenix, video
-from signpose.datasets.frames import IMAGE_EXTENSIONS, list_frames, natural_key
 
 __all__ = [
-    "IMAGE_EXTENSIONS",
     "LAYOUTS",
     "READERS",
     "DatasetError",
     "Layout",
     "LayoutReader",
     "detect_layout",
-    "list_frames",
-    "natural_key",
     "open_dataset",
 ]
 

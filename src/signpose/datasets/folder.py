@@ -6,10 +6,10 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from signpose.clip import Clip
+from signpose.model.clip import Clip
 from signpose.errors import DatasetError
-from signpose.datasets.frames import is_image_name, natural_key
-from signpose.outputs import holds_run
+from signpose.files import is_image_name, natural_key
+from signpose.run.guard import holds_run
 
 ALL_SPLIT = "all"
 # Known split names come first, in the PHOENIX order; any others follow in natural order.

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from signpose.clip import Clip
+from signpose.model.clip import Clip
 from signpose.errors import DatasetError
 
 SPLITS: tuple[str, ...] = ("train", "dev", "test")

@@ -28,10 +28,10 @@ import os
 from collections.abc import Iterable
 from pathlib import Path, PurePath
 
-from signpose.clip import Clip
+from signpose.model.clip import Clip
 from signpose.errors import DatasetError
-from signpose.datasets.frames import is_image_name, natural_key
-from signpose.outputs import holds_run
+from signpose.files import is_image_name, natural_key
+from signpose.run.guard import holds_run
 
 VIDEO_EXTENSIONS: frozenset[str] = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm"})
 ALL_SPLIT = "all"

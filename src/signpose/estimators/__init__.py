@@ -1,7 +1,7 @@
 """Estimators: frames in, keypoints out. The rest of signpose knows them only by
 ``EstimatorSpec`` and the ``Estimator`` protocol.
 
-A spec's name is a registered name (``mediapipe``, the default; ``torch``) or an import
+A spec's name is a registered name (``litert``, the default; ``mediapipe``; ``torch``) or an import
 path ``package.module:factory`` for an estimator of your own; the factory is called with
 the spec's params as keyword arguments.
 """
@@ -16,10 +16,11 @@ from signpose.errors import EstimatorError
 from signpose.estimators.base import Estimator, EstimatorSpec
 
 REGISTRY: dict[str, str] = {
+    "litert": "signpose.estimators.litert:LiteRTHolistic",
     "mediapipe": "signpose.estimators.mediapipe:MediaPipeHolistic",
-    "torch": "signpose.estimators.gpu:TorchHolisticEstimator",
+    "torch": "signpose.estimators.torch_holistic.estimator:TorchHolisticEstimator",
 }
-DEFAULT = "mediapipe"
+DEFAULT = "litert"
 
 
 def _factory(name: str) -> Any:
@@ -37,26 +38,28 @@ def _factory(name: str) -> Any:
         raise EstimatorError(f"estimator {name!r}: {module_name} has no {attribute}") from error
 
 
-def estimator_modules(spec: EstimatorSpec) -> tuple[str, ...]:
-    """The modules a worker imports to run ``spec``'s estimator: its own and what its
-    ``preload`` attribute names (its heavy libraries), so a backend can import them once
-    for all its workers. Empty when the estimator cannot be found (make_estimator says why)."""
-    try:
-        factory = _factory(spec.name)
-    except EstimatorError:
-        return ()
-    return (factory.__module__, *getattr(factory, "preload", ()))
+def default_options(name: str) -> dict[str, Any]:
+    """The options the named estimator takes, with their defaults (what a run records for
+    an option left unsaid: ``mode`` is ``image`` for mediapipe, ``frame`` for the others)."""
+    parameters = inspect.signature(_factory(name)).parameters.values()
+    return {p.name: p.default for p in parameters if p.kind is p.KEYWORD_ONLY and p.default is not p.empty}
 
 
 def make_estimator(spec: EstimatorSpec) -> Estimator:
-    """The estimator a spec names, built (models load later, on the first clip).
-    EstimatorError for an unknown name, option or a missing model file."""
+    """The estimator a spec names, built (models load later, in ``load`` or on the first
+    clip). EstimatorError for an unknown name or option, a missing model file, or an
+    estimator that does not offer the whole ``Estimator`` protocol."""
     factory = _factory(spec.name)
     try:  # checked against the signature, so a TypeError inside the factory stays a bug
         inspect.signature(factory).bind(**spec.options)
     except TypeError as error:
         raise EstimatorError(f"estimator {spec.name!r}: {error}") from error
-    return factory(**spec.options)
+    estimator = factory(**spec.options)
+    if not isinstance(estimator, Estimator):
+        wanted = ("layout", "hints", "load", "estimate_clip", "estimate_clips", "close", "provenance")
+        missing = [name for name in wanted if not hasattr(estimator, name)]
+        raise EstimatorError(f"estimator {spec.name!r} lacks {', '.join(missing)} (see signpose.estimators.base.EstimatorBase)")
+    return estimator
 
 
-__all__ = ["DEFAULT", "REGISTRY", "Estimator", "EstimatorSpec", "estimator_modules", "make_estimator"]
+__all__ = ["DEFAULT", "REGISTRY", "Estimator", "EstimatorSpec", "default_options", "make_estimator"]

@@ -7,8 +7,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -16,9 +15,10 @@ from typing import Any, Literal
 import numpy as np
 
 from signpose.errors import EstimatorError
-from signpose.estimators.base import check_confidences
-from signpose.keypoints import ClipKeypoints
-from signpose.layout import KeypointLayout, PartLayout, part_name
+from signpose.estimators.base import EstimatorBase, Hints, check_confidences, quiet_native_logs
+from signpose.model.keypoints import ClipKeypoints
+from signpose.estimators.holistic.layout import WORLD, holistic_layout
+from signpose.model.layout import KeypointLayout
 
 Mode = Literal["image", "video", "frame"]
 MODES = ("image", "video", "frame")
@@ -28,7 +28,6 @@ MODES = ("image", "video", "frame")
 # ~195 ms re-initialisation. In video mode the landmark smoothing filters keep state
 # through it: there, only reset() gives a fresh graph.
 CLEAR_FRAME = np.zeros((8, 8, 3), np.uint8)
-WORLD = "pose_world"
 _POSE_LANDMARK_MODELS = {0: "pose_landmark_lite.tflite", 1: "pose_landmark_full.tflite", 2: "pose_landmark_heavy.tflite"}
 # Where MediaPipe publishes the pose models its wheel leaves out.
 _MODEL_STORAGE = "https://storage.googleapis.com/mediapipe-assets/"
@@ -38,28 +37,8 @@ def mediapipe_root() -> Path:
     # Located, not imported: importing mediapipe costs the driver 0.3 s and 50 MB for nothing.
     spec = importlib.util.find_spec("mediapipe")
     if spec is None or not spec.submodule_search_locations:
-        raise EstimatorError("mediapipe is not installed: pip install 'mediapipe==0.10.21'")
+        raise EstimatorError("the mediapipe estimator needs mediapipe 0.10.21 (Python 3.10-3.12): pip install 'signpose[mediapipe]'")
     return Path(next(iter(spec.submodule_search_locations))).resolve()
-
-
-def holistic_layout(*, refine_face: bool = False, world_landmarks: bool = True) -> KeypointLayout:
-    """The layout of pose-format's own Holistic files (``holistic_components``), so our
-    headers are byte-identical to its output; without world landmarks, today's 543 points."""
-    from pose_format.utils.holistic import holistic_components
-
-    parts = tuple(
-        PartLayout(
-            name=part_name(component.name),
-            component=component.name,
-            points=tuple(component.points),
-            limbs=tuple((int(a), int(b)) for a, b in component.limbs),
-            colours=tuple(tuple(int(v) for v in colour) for colour in component.colors),
-            space="world" if component.name == "POSE_WORLD_LANDMARKS" else "image",
-        )
-        for component in holistic_components("XYZC", 10 if refine_face else 0)
-    )
-    layout = KeypointLayout(parts)
-    return layout if world_landmarks else layout.without(WORLD)
 
 
 def model_files(*, model_complexity: int = 1, refine_face: bool = False) -> list[Path]:
@@ -93,23 +72,7 @@ def check_models(*, model_complexity: int = 1, refine_face: bool = False) -> Non
         )
 
 
-@contextmanager
-def _quiet_native_logs() -> Iterator[None]:
-    """MediaPipe's C++ side writes warnings straight to file descriptor 2 whenever a graph
-    starts (one per model, every clip); on a long run they would bury the progress and the
-    real errors. Errors still surface as Python exceptions."""
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-class MediaPipeHolistic:
+class MediaPipeHolistic(EstimatorBase):
     """One Holistic graph, reused clip after clip.
 
     A Holistic graph keeps state between calls even in static image mode, so each clip
@@ -118,7 +81,9 @@ class MediaPipeHolistic:
     which worker ran it or what it ran before.
     """
 
-    preload = ("mediapipe.python.solutions.holistic",)
+    # One graph keeps ~1.3 cores busy when it can (bench/README.md): 1.5 workers per core on
+    # machines above 4 cores; a worker's peak RSS is ~0.55 GB.
+    hints = Hints(preload=("mediapipe.python.solutions.holistic",), workers_per_core=1.5, worker_memory=int(0.55 * 2**30))
 
     def __init__(
         self,
@@ -165,7 +130,7 @@ class MediaPipeHolistic:
         if self._holistic is None:
             from mediapipe.python.solutions.holistic import Holistic
 
-            with _quiet_native_logs():
+            with quiet_native_logs():
                 self._holistic = Holistic(
                     static_image_mode=self.mode != "video",
                     model_complexity=self.model_complexity,
@@ -180,7 +145,7 @@ class MediaPipeHolistic:
         leaving it in a fresh graph's state."""
         if self._holistic is not None:
             return
-        with _quiet_native_logs():
+        with quiet_native_logs():
             self.holistic.process(CLEAR_FRAME)
             if self.mode == "video":
                 self.holistic.reset()  # a blank frame leaves video mode's smoothing state
@@ -197,7 +162,7 @@ class MediaPipeHolistic:
         modes, reset() in video mode (see CLEAR_FRAME)."""
         if self._fresh:
             return
-        with _quiet_native_logs():
+        with quiet_native_logs():
             if self.mode == "video":
                 self.holistic.reset()
             else:
@@ -226,7 +191,7 @@ class MediaPipeHolistic:
             if image is not None:
                 if not width:
                     height, width = image.shape[:2]
-                    with _quiet_native_logs():  # the graph's models load on the first frame
+                    with quiet_native_logs():  # the graph's models load on the first frame
                         results = self._process(image)
                 else:
                     results = self._process(image)

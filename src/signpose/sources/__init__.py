@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from signpose.clip import Clip
-from signpose.datasets.frames import list_frames
+from signpose.model.clip import Clip
+from signpose.sources.listing import list_frames
 from signpose.errors import ClipError, FrameError
 from signpose.sources.frame import FrameLimits, DEFAULT_FPS, MAX_FRAME_BYTES, MAX_FRAME_PIXELS, DecodedFrame, FrameSource
 from signpose.sources.images import decode_frames, read_frame

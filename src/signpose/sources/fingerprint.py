@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 import os
 
-from signpose.clip import Clip
-from signpose.datasets.frames import is_image_name
+from signpose.model.clip import Clip
+from signpose.files import is_image_name
 
 
 def input_fingerprint(clip: Clip) -> str | None:

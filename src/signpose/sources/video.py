@@ -25,7 +25,7 @@ import av
 import av.error
 import numpy as np
 
-from signpose.clip import Clip
+from signpose.model.clip import Clip
 from signpose.files import file_kind
 from signpose.errors import VideoError
 from signpose.sources.frame import (

@@ -11,12 +11,12 @@ PNG-encoded in memory, so both decode real PNGs. --frames of them are read into 
 - for each --batch B, after one untimed batch: the end-to-end loop. Batches of B frames are
   decoded on the threads (the next one while the model runs this one), go through
   TorchHolisticEstimator.estimate_clip (one batch = one clip: crops, the six networks and the
-  geometry, fp32 as always), and are serialised with signpose.posefile.to_pose_bytes (the
+  geometry, fp32 as always), and are serialised with signpose.formats.pose.to_pose_bytes (the
   write, without the disk).
 
 A stage's frames/s is the frames over the seconds spent in it: `decode wait` (the model
-waiting for frames), TorchHolistic.timings (upload, crop/warp, each network, host geometry;
-synchronised on CUDA), pack (results -> ClipKeypoints), write, and their host part
+waiting for frames), the graph's and the runtime's timings (upload, crop/warp, each
+network, host geometry; synchronised on CUDA), host-device synchronisations per batch, pack (results -> ClipKeypoints), write, and their host part
 together (`host work`: geometry + pack + write, the ceiling of one worker's frames/s
 however fast its GPU). Prints a markdown table and
 the JSON (also written to --json FILE). `--ops` prints each network's op histogram.
@@ -79,14 +79,17 @@ def _decode_alone(blobs: list[bytes], pool: ThreadPoolExecutor) -> tuple[float, 
 
 
 def _end_to_end(estimator, blobs: list[bytes], batch: int, pool: ThreadPoolExecutor) -> dict:
-    from signpose.posefile import to_pose_bytes
+    from signpose.formats.pose import to_pose_bytes
 
-    model = estimator.model
-    model.batch_size = batch
-    model.profile = True  # per-stage clocks (on a GPU each stage then waits for the device)
+    estimator.batch_size = batch
+    graph = estimator.graph
+    runtime = graph.runtime
+    graph.profile = runtime.profile = True  # per-stage clocks (on a GPU each stage then waits for the device)
     chunks = [blobs[i:i + batch] for i in range(0, len(blobs), batch)]
     estimator.estimate_clip([_decode(blob) for blob in chunks[0]], 25.0)  # warm-up, untimed
-    model.timings.clear()
+    graph.timings.clear()
+    runtime.timings.clear()
+    syncs = runtime.syncs
     wait = estimate = write = 0.0
     written, found = 0, np.zeros(len(estimator.layout.parts), np.int64)
     start = time.perf_counter()
@@ -104,8 +107,9 @@ def _end_to_end(estimator, blobs: list[bytes], batch: int, pool: ThreadPoolExecu
         estimate, write = estimate + t1 - t0, write + time.perf_counter() - t1
         found += keypoints.present.sum(0)
     seconds = time.perf_counter() - start
-    timings = dict(model.timings)
-    stages = {"decode wait": wait, "upload": timings.get("upload", 0.0), "crop/warp": timings.get("crops", 0.0)}
+    timings = {**graph.timings, **runtime.timings}
+    stages = {"decode wait": wait, "upload": timings.get("upload", 0.0),
+              "crop/warp": sum(v for k, v in timings.items() if k.startswith("crop_"))}
     stages.update({f"net {name}": timings.get(f"net_{name}", 0.0) for name in NETS})
     stages["geometry (host)"] = sum(v for k, v in timings.items() if k.startswith("host_"))
     stages["pack"] = max(0.0, estimate - sum(timings.values()))
@@ -116,6 +120,7 @@ def _end_to_end(estimator, blobs: list[bytes], batch: int, pool: ThreadPoolExecu
     n = len(blobs)
     return {
         "batch": batch, "frames": n, "seconds": round(seconds, 4), "frames_per_s": round(n / seconds, 2),
+        "syncs_per_batch": round((runtime.syncs - syncs) / len(chunks), 2),
         "stages_s": {k: round(v, 4) for k, v in stages.items()},
         "stages_frames_per_s": {k: round(n / v, 1) if v > 0 else None for k, v in stages.items()},
         "host_seconds": round(host, 4), "host_frames_per_s": round(n / host, 1) if host > 0 else None,
@@ -130,6 +135,7 @@ def markdown(report: dict) -> str:
     head = "| stage (frames/s) | " + " | ".join(f"batch {row['batch']}" for row in rows) + " |"
     lines = [head, "|---|" + "---:|" * len(rows)]
     lines.append("| **end to end** | " + " | ".join(f"**{row['frames_per_s']:,.1f}**" for row in rows) + " |")
+    lines.append("| host-device synchronisations per batch | " + " | ".join(f"{row['syncs_per_batch']:g}" for row in rows) + " |")
     decode = f"{report['decode_frames_per_s']:,.1f}"
     lines.append(f"| decode alone ({report['threads']} threads) | " + " | ".join(decode for _ in rows) + " |")
     for stage in rows[0]["stages_frames_per_s"] if rows else ():
@@ -145,15 +151,13 @@ def markdown(report: dict) -> str:
 def run(args) -> dict:
     import torch
 
-    from signpose.estimators.gpu import TorchHolisticEstimator
-
-    from .holistic import TorchHolistic
+    from .estimator import TorchHolisticEstimator
 
     size = None if args.size == "native" else tuple(int(v) for v in args.size.split("x"))
     blobs, source = _png_blobs(args.source, args.frames, size)
     estimator = TorchHolisticEstimator(device=args.device, batch_size=max(args.batch))
     if args.net_batch:
-        estimator._model = TorchHolistic(device=estimator.device, batch_size=max(args.batch), net_batch=args.net_batch)
+        estimator.net_batch = args.net_batch
     device = estimator.device
     with ThreadPoolExecutor(args.threads) as pool:
         decode_seconds, (height, width) = _decode_alone(blobs, pool)
@@ -163,7 +167,7 @@ def run(args) -> dict:
         "source": source, "frames": len(blobs), "frame_size": f"{width}x{height}", "device": device,
         "gpu": torch.cuda.get_device_name(torch.device(device)) if cuda else None,
         "cpu_threads": f"{torch.get_num_threads()} torch threads", "torch": torch.__version__,
-        "cuda": torch.version.cuda if cuda else None, "dtype": "float32", "net_batch": estimator.model.net_batch,
+        "cuda": torch.version.cuda if cuda else None, "dtype": "float32", "net_batch": estimator.net_batch,
         "threads": args.threads, "decode_frames_per_s": round(len(blobs) / decode_seconds, 1), "rows": rows,
     }
 
@@ -181,11 +185,12 @@ def main(argv=None) -> int:
     ap.add_argument("--ops", action="store_true", help="print the ops of each network")
     a = ap.parse_args(argv)
     if a.ops:
-        from . import net
-        from .holistic import MODELS, mediapipe_modules_dir
+        from signpose.estimators.holistic.weights import Network, read_model
 
-        for name, (rel, _) in MODELS.items():
-            print(name, json.dumps(net.ops_used(os.path.join(mediapipe_modules_dir(), rel))))
+        from . import net
+
+        for network in Network:
+            print(network.value, json.dumps(net.ops_used(read_model(network))))
         if not a.source:
             return 0
     if not a.source:

@@ -26,14 +26,6 @@ def cache_dir() -> Path:
     return Path(base) / "signpose" / "torch_holistic"
 
 
-def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _act(x: torch.Tensor, a: int) -> torch.Tensor:
     if a == 0:
         return x
@@ -191,21 +183,18 @@ def convert(graph: tflite.Graph) -> dict:
             "outputs": outs}
 
 
-def load_program(path: str | os.PathLike, sha256: str | None = None) -> dict:
-    """Read and convert a .tflite, through the on-disk cache keyed by the file's sha256."""
-    digest = sha256_file(path)
-    if sha256 is not None and digest != sha256:
-        raise ValueError(f"{path}: sha256 {digest} is not the expected {sha256} "
-                         "(a different mediapipe version?)")
+def load_program(content: bytes, name: str = "model") -> dict:
+    """Convert a .tflite file's bytes, through the on-disk cache keyed by their sha256."""
+    digest = hashlib.sha256(content).hexdigest()
     cfile = cache_dir() / f"{digest}.v{CACHE_VERSION}.pt"
     if cfile.exists():
         try:
             prog = torch.load(cfile, weights_only=True)
             if prog.get("version") == CACHE_VERSION:
                 return prog
-        except Exception:
+        except Exception:  # noqa: BLE001 - a damaged cache entry is converted again
             pass
-    prog = convert(tflite.read(str(path)))
+    prog = convert(tflite.read(content, name))
     saved = dict(prog)
     saved["consts"] = {k: torch.from_numpy(v) for k, v in prog["consts"].items()}
     try:
@@ -323,10 +312,10 @@ class TFLiteNet(torch.nn.Module):
         return res
 
 
-def ops_used(path: str | os.PathLike) -> dict[str, dict[str, int]]:
+def ops_used(content: bytes) -> dict[str, dict[str, int]]:
     """Ops of a .tflite file: those run, and those folded into constants at load time."""
     import collections
 
-    g = tflite.read(str(path))
+    g = tflite.read(content)
     run = collections.Counter(op.kind for op in g.ops)
     return {"run": dict(run), "folded_at_load": dict(g.folded)}

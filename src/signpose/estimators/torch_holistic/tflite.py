@@ -1,7 +1,7 @@
 """A minimal reader of TFLite flatbuffers (only what the six Holistic networks use).
 
 Field slots follow tensorflow/lite/schema/schema.fbs; the `flatbuffers` runtime package (a
-dependency of mediapipe) does the low-level table access. Constant sub-expressions
+dependency of LiteRT and of mediapipe) does the low-level table access. Constant sub-expressions
 (DEQUANTIZE of fp16 weights, DENSIFY of sparse weights) are folded here, so the model that
 comes out holds only fp32 (or int32) constants and the runtime ops.
 """
@@ -191,8 +191,8 @@ def _densify(values: np.ndarray, shape: tuple[int, ...], sp: Table) -> np.ndarra
     return out
 
 
-def read(path: str) -> Graph:
-    buf = open(path, "rb").read()
+def read(buf: bytes, path: str = "model") -> Graph:
+    """The graph of a .tflite file's bytes (``path`` names it in errors)."""
     model = _root(buf)
     codes = []
     for oc in _vec_tables(model, 1):

@@ -1,0 +1,266 @@
+"""One clip, start to finish, inside a worker: list frames, decode, estimate, write.
+
+``ClipProcessor`` is the picklable function every backend runs. It builds its estimator
+once per worker (as the worker starts, or on its first clip) and keeps it for the worker's
+life. Told which clips come next, it lists and decodes them ahead while the current clip's
+last frames are estimated; an estimator that batches across clips (``estimate_clips``) gets
+the clips decoded ahead in one batch with the current one. Whatever goes wrong with a clip
+is caught here, once, and becomes a failed ClipResult, so one bad clip never ends a run.
+Bad input (a missing folder, a broken video, an unsafe name) is told apart from an
+unexpected exception, a bug: that one keeps its traceback in ``OUT/logs/``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import traceback
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from signpose.backends import heartbeat
+from signpose.model.clip import Clip
+from signpose.errors import ClipError, SignposeError
+from signpose.estimators import Estimator, EstimatorSpec, make_estimator
+from signpose.model.keypoints import ClipKeypoints
+from signpose.formats.pose import to_pose_bytes
+from signpose.run.record import ClipResult, ClipStatus, ErrorKind, FrameFailure
+from signpose.sources import DecodedFrame, FrameLimits, FrameSource, open_frames
+from signpose.sources.fingerprint import input_fingerprint
+from signpose.run.store import RunStore
+
+# What bad input raises on its way in: reported as the clip's error, no traceback needed.
+INPUT_ERRORS = (ClipError, SignposeError, OSError)
+# Frames of the next clip decoded ahead while the current clip finishes: a few or, for an
+# estimator that reads a whole clip before it answers (its ``reads_whole_clips``), all of
+# them up to PRIMED_BYTES.
+PRIMED_FRAMES = 2
+PRIMED_BYTES = 256 * 2**20
+
+
+def _describe(error: Exception) -> str:
+    text = str(error)
+    return text if isinstance(error, (ClipError, FileNotFoundError, SignposeError)) and text else f"{type(error).__name__}: {text}"
+
+
+def failed_result(clip: Clip, error: str | None = None, kind: ErrorKind | None = None) -> ClipResult:
+    """A clip's index record before (or instead of) any result: failed, with its metadata."""
+    return ClipResult(
+        split=clip.split,
+        clip_id=clip.clip_id,
+        status=ClipStatus.FAILED,
+        source=str(clip.source),
+        error=error,
+        error_kind=kind,
+        signer=clip.signer,
+        gloss=clip.gloss,
+        translation=clip.translation,
+    )
+
+
+class ClipProcessor:
+    """Processes clips into ``.pose`` files in ``out_dir``; returns the index record."""
+
+    def __init__(self, spec: EstimatorSpec, out_dir: Path, limits: FrameLimits = FrameLimits(),
+                 estimator: Estimator | None = None) -> None:
+        self.spec = spec
+        self.out_dir = Path(out_dir)
+        self.limits = limits
+        self._estimator = estimator  # the spec's, if already built (never pickled)
+        self._building = threading.Lock()  # the estimator is built once, whichever thread asks first
+        self._ahead: ThreadPoolExecutor | None = None
+        self._prepared: dict[tuple[str, str], Future] = {}
+        self._estimated: dict[tuple[str, str], _Estimated] = {}
+
+    def __getstate__(self) -> dict:
+        return {"spec": self.spec, "out_dir": self.out_dir, "limits": self.limits}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["spec"], state["out_dir"], state["limits"])
+
+    @property
+    def estimator(self) -> Estimator:
+        with self._building:
+            if self._estimator is None:
+                self._estimator = make_estimator(self.spec)
+        return self._estimator
+
+    @property
+    def preload(self) -> tuple[str, ...]:
+        """Modules a worker needs (the estimator's), for a backend to import once for all."""
+        return (type(self.estimator).__module__, *self.estimator.hints.preload)
+
+    def start(self) -> None:
+        """Build the estimator and load its models now: a worker calls this as it starts,
+        so its first clip does not wait for them."""
+        try:
+            self.estimator.load()
+        except Exception:  # noqa: BLE001 - the first clip meets the same error and records it with its traceback
+            pass
+
+    @property
+    def items_ahead(self) -> int:
+        """How many clips a worker should know of beyond the one it runs: one to decode
+        ahead, more for an estimator that batches frames across clips (``clips_ahead``)."""
+        return max(1, self.estimator.hints.clips_ahead)
+
+    def prepare(self, clip: Clip) -> None:
+        """Start listing ``clip`` and decoding its first frames (or all of them, for an
+        estimator that reads whole clips) on a helper thread; the call for that clip takes
+        them up. A backend calls this as soon as it knows the clip is next for this worker."""
+        if self._ahead is None:
+            # one clip at a time, or several for an estimator faster than a core decodes one
+            # clip (a video decodes on one thread, to stay byte-identical): its decode_clips
+            together = max(1, self.estimator.hints.decode_clips)
+            self._ahead = ThreadPoolExecutor(max_workers=together, thread_name_prefix="signpose-next")
+        self._prepared[(clip.split, clip.clip_id)] = self._ahead.submit(self._open, clip)
+
+    def _open(self, clip: Clip) -> _Opened:
+        RunStore(self.out_dir).pose_relpath(clip.split, clip.clip_id)  # refuse unsafe ids before any work
+        # taken before reading: a change while the clip is processed shows at the next resume
+        fingerprint = input_fingerprint(clip)
+        hints = self.estimator.hints
+        source = open_frames(clip, max_pixels=self.limits.max_pixels, max_bytes=self.limits.max_bytes, threads=hints.decode_threads)
+        first, whole = _prime(source.frames, whole=hints.reads_whole_clips)
+        return _Opened(clip, fingerprint, replace(source, frames=itertools.chain(first, source.frames)), whole)
+
+    def __call__(self, clip: Clip) -> ClipResult:
+        base = failed_result(clip)
+        try:
+            return self._process(clip, base)
+        except INPUT_ERRORS as error:  # the one per-clip catch: record it, the run goes on
+            return replace(base, error=_describe(error), error_kind=ErrorKind.INPUT)
+        except Exception as error:  # a bug, not bad data: keep the traceback to find it
+            return replace(base, error=self._internal(clip, error), error_kind=ErrorKind.INTERNAL)
+
+    def _internal(self, clip: Clip, error: Exception) -> str:
+        text = f"internal error: {type(error).__name__}: {error}"
+        try:
+            log = RunStore(self.out_dir).write_log(clip.split, clip.clip_id, "".join(traceback.format_exception(error)))
+        except (OSError, SignposeError):
+            return text + " (its traceback could not be saved)"
+        return f"{text} (traceback in {log})"
+
+    def _process(self, clip: Clip, base: ClipResult) -> ClipResult:
+        key = (clip.split, clip.clip_id)
+        done = self._estimated.pop(key, None)  # estimated with an earlier clip, in one batch
+        if done is None:
+            prepared = self._prepared.pop(key, None)
+            opened = prepared.result() if prepared is not None else self._open(clip)
+            done = self._estimate(opened)
+        keypoints, source = done.keypoints, done.opened.source
+        counted = replace(
+            base,
+            input_fingerprint=done.opened.fingerprint,
+            frames=keypoints.num_frames,
+            failed_frames=len(done.failures),
+            frame_failures=done.failures,
+            frame_names=done.names,
+            detected=keypoints.detected(),
+            width=keypoints.width,
+            height=keypoints.height,
+            fps=source.fps,
+            frame_rate=source.frame_rate,
+            rotation=source.rotation,
+        )
+        if len(done.failures) == keypoints.num_frames:
+            error = f"{clip.source}: none of the {keypoints.num_frames} frames could be decoded"
+            return replace(counted, error=error, error_kind=ErrorKind.INPUT)
+        pose_file, checksum = RunStore(self.out_dir).write_pose(clip.split, clip.clip_id, to_pose_bytes(keypoints))
+        return replace(counted, status=ClipStatus.OK, pose_file=pose_file, checksum=checksum)
+
+    def _estimate(self, opened: _Opened) -> _Estimated:
+        """``opened``'s keypoints; an estimator that batches across clips gets the clips
+        decoded ahead in the same batch, and their keypoints wait for their own calls."""
+        batch = self.estimator.estimate_clips
+        if not self.estimator.hints.batches_clips:
+            names: list[str] = []
+            failures: list[FrameFailure] = []
+            keypoints = self.estimator.estimate_clip(_images(opened.source.frames, names, failures), opened.source.fps)
+            return _Estimated(opened, keypoints, tuple(names), tuple(failures))
+        group = [opened, *self._decoded_ahead()]
+        read = []
+        for member in group:
+            names, failures = [], []
+            read.append((list(_images(member.source.frames, names, failures)), tuple(names), tuple(failures)))
+        try:
+            keypoints = batch([(images, member.source.fps) for (images, _, _), member in zip(read, group)])
+        except Exception:
+            if len(group) == 1:
+                raise
+            # Another clip may be the cause: this one alone; the others are redone in their own calls.
+            group, read = group[:1], read[:1]
+            keypoints = batch([(read[0][0], opened.source.fps)])
+        estimated = [_Estimated(member, points, names, failures) for member, points, (_, names, failures) in zip(group, keypoints, read)]
+        for later in estimated[1:]:
+            self._estimated[(later.opened.clip.split, later.opened.clip.clip_id)] = later
+        return estimated[0]
+
+    def _decoded_ahead(self) -> list[_Opened]:
+        """The clips told of ahead that are listed and decoded whole by now, taken over
+        (one that failed to open is left: its own call reports it)."""
+        ready = []
+        for key, future in list(self._prepared.items()):
+            if future.done() and future.exception() is None and future.result().whole:
+                ready.append(self._prepared.pop(key).result())
+        return ready
+
+
+@dataclass(frozen=True)
+class _Opened:
+    """A clip listed, fingerprinted and (``whole``: entirely) decoded."""
+
+    clip: Clip
+    fingerprint: str | None
+    source: FrameSource
+    whole: bool
+
+
+@dataclass(frozen=True)
+class _Estimated:
+    opened: _Opened
+    keypoints: ClipKeypoints
+    names: tuple[str, ...]
+    failures: tuple[FrameFailure, ...]
+
+
+def _images(frames: Iterable[DecodedFrame], names: list[str], failures: list[FrameFailure]) -> Iterator[np.ndarray | None]:
+    """The frames' pixels for the estimator, noting each name and failure on the way."""
+    for frame in frames:
+        heartbeat()  # progress, for the backend's watchdog: a hung worker is one that stops asking
+        names.append(frame.name)
+        if frame.error is not None:
+            failures.append(FrameFailure(frame.name, frame.error))
+        yield frame.image
+
+
+def _prime(frames: Iterator[DecodedFrame], *, whole: bool) -> tuple[list[DecodedFrame], bool]:
+    """The first frames, decoded now: PRIMED_FRAMES, or with ``whole`` the clip's frames up
+    to PRIMED_BYTES of pixels; and whether that was all of them. ``frames`` goes on after."""
+    first: list[DecodedFrame] = []
+    size = 0
+    for frame in frames:
+        first.append(frame)
+        size += frame.image.nbytes if frame.image is not None else 0
+        if len(first) >= PRIMED_FRAMES and (not whole or size >= PRIMED_BYTES):
+            return first, False
+    return first, True
+
+
+def check_access(dataset_path: Path, out_dir: Path) -> None:
+    """Can this machine read the dataset and write the run folder? On a cluster every node
+    must see both (a shared filesystem); this names what is missing where."""
+    import socket
+
+    host = socket.gethostname()
+    if not os.access(dataset_path, os.R_OK):
+        raise OSError(
+            f"on {host}: cannot read the dataset at {dataset_path} (every worker must see the dataset:"
+            " is it on a shared filesystem mounted at the same path?)"
+        )
+    RunStore(out_dir).write_probe(host)
