@@ -20,7 +20,7 @@ DEMO_CLIP := dev/house_1
 # from 3.13 there is no mediapipe 0.10.21, and the tests use the references stored in tests/data.
 OLD_PYTHON = $(PY) -c "import sys; sys.exit(sys.version_info >= (3, 13))"
 
-.PHONY: setup demo test bench bench-gpu browser clean
+.PHONY: setup demo test bench bench-gpu gpu-check-cpu browser clean
 
 setup: $(VENV)/.installed
 
@@ -34,7 +34,7 @@ $(VENV)/.installed: pyproject.toml
 	echo "$$python -m venv $(VENV)   # $$("$$python" -V)"; \
 	"$$python" -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	@extras=ray,test; if $(OLD_PYTHON); then extras=mediapipe,$$extras; fi; \
+	@extras=parquet,ray,test; if $(OLD_PYTHON); then extras=mediapipe,$$extras; fi; \
 	echo "$(PY) -m pip install --quiet -e '.[$$extras]'"; $(PY) -m pip install --quiet -e ".[$$extras]"
 	touch $@
 
@@ -80,6 +80,12 @@ BENCH_GPU_DATA ?= $(or $(firstword $(sort $(wildcard bench/out/data/[0-9]*x*/PHO
 bench-gpu: $(VENV)/.torch
 	@mkdir -p bench/out
 	$(PY) -m signpose.estimators.torch_holistic.bench $(BENCH_GPU_DATA) --json bench/out/gpu.json $(BENCH_GPU_ARGS)
+
+# The GPU check (bench/gpu/check.sh) as a dry run on the CPU, small: every step the GPU run
+# takes, speed "not applicable"; CI runs it. On the GPU server, with the pack that
+# bench/gpu/pack.sh builds: bash bench/gpu/check.sh (bench/README.md, "GPU check").
+gpu-check-cpu: $(VENV)/.torch
+	DEVICE=cpu PYTHON=$(PY) OUT=build/gpu-check-cpu bash bench/gpu/check.sh
 
 clean:
 	rm -rf build $(DEMO) .pytest_cache

@@ -4,7 +4,10 @@
 once per worker (as the worker starts, or on its first clip) and keeps it for the worker's
 life. Told which clips come next, it lists and decodes them ahead while the current clip's
 last frames are estimated; an estimator that batches across clips (``estimate_clips``) gets
-the clips decoded ahead in one batch with the current one. Whatever goes wrong with a clip
+the clips decoded ahead in one batch with the current one, and their files are written on a
+writer thread (extract.writer): while a clip's file is on its way to the disk, the clips
+decoded by then are estimated, so the device waits on the disk only when it has nothing else
+to do. Whatever goes wrong with a clip
 is caught here, once, and becomes a failed ClipResult, so one bad clip never ends a run.
 Bad input (a missing folder, a broken video, an unsafe name) is told apart from an
 unexpected exception, a bug: that one keeps its traceback in ``OUT/logs/``.
@@ -25,14 +28,14 @@ import numpy as np
 
 from signpose.backends import heartbeat
 from signpose.model.clip import Clip
-from signpose.errors import ClipError, SignposeError
+from signpose.errors import ClipError, OutputError, SignposeError
 from signpose.estimators import Estimator, EstimatorSpec, make_estimator
 from signpose.model.keypoints import ClipKeypoints
-from signpose.formats.pose import to_pose_bytes
 from signpose.run.record import ClipResult, ClipStatus, ErrorKind, FrameFailure
 from signpose.sources import DecodedFrame, FrameLimits, FrameSource, open_frames
 from signpose.sources.fingerprint import input_fingerprint
 from signpose.run.store import RunStore
+from signpose.extract.writer import PoseWriter, write_pose
 
 # What bad input raises on its way in: reported as the clip's error, no traceback needed.
 INPUT_ERRORS = (ClipError, SignposeError, OSError)
@@ -76,6 +79,7 @@ class ClipProcessor:
         self._ahead: ThreadPoolExecutor | None = None
         self._prepared: dict[tuple[str, str], Future] = {}
         self._estimated: dict[tuple[str, str], _Estimated] = {}
+        self._writer = PoseWriter(self.out_dir)  # used for an estimator that batches across clips
 
     def __getstate__(self) -> dict:
         return {"spec": self.spec, "out_dir": self.out_dir, "limits": self.limits}
@@ -133,6 +137,8 @@ class ClipProcessor:
         base = failed_result(clip)
         try:
             return self._process(clip, base)
+        except OutputError as error:  # every clip would fail alike: the driver stops the run
+            return replace(base, error=str(error), error_kind=ErrorKind.OUTPUT)
         except INPUT_ERRORS as error:  # the one per-clip catch: record it, the run goes on
             return replace(base, error=_describe(error), error_kind=ErrorKind.INPUT)
         except Exception as error:  # a bug, not bad data: keep the traceback to find it
@@ -171,35 +177,58 @@ class ClipProcessor:
         if len(done.failures) == keypoints.num_frames:
             error = f"{clip.source}: none of the {keypoints.num_frames} frames could be decoded"
             return replace(counted, error=error, error_kind=ErrorKind.INPUT)
-        pose_file, checksum = RunStore(self.out_dir).write_pose(clip.split, clip.clip_id, to_pose_bytes(keypoints))
+        pose_file, checksum = self._write(done)
         return replace(counted, status=ClipStatus.OK, pose_file=pose_file, checksum=checksum)
+
+    def _write(self, done: _Estimated) -> tuple[str, str]:
+        """``done``'s .pose on disk: written now, or by the writer thread; while that one is
+        still writing it, the clips decoded by then are estimated first."""
+        clip = done.opened.clip
+        writing = self._writer.take(clip.split, clip.clip_id)
+        if writing is None:
+            return write_pose(self.out_dir, clip.split, clip.clip_id, done.keypoints)
+        if not writing.done():
+            self._estimate_ahead()
+        return writing.result()
 
     def _estimate(self, opened: _Opened) -> _Estimated:
         """``opened``'s keypoints; an estimator that batches across clips gets the clips
         decoded ahead in the same batch, and their keypoints wait for their own calls."""
-        batch = self.estimator.estimate_clips
         if not self.estimator.hints.batches_clips:
             names: list[str] = []
             failures: list[FrameFailure] = []
             keypoints = self.estimator.estimate_clip(_images(opened.source.frames, names, failures), opened.source.fps)
             return _Estimated(opened, keypoints, tuple(names), tuple(failures))
         group = [opened, *self._decoded_ahead()]
-        read = []
-        for member in group:
-            names, failures = [], []
-            read.append((list(_images(member.source.frames, names, failures)), tuple(names), tuple(failures)))
+        read = [_read(member) for member in group]
         try:
-            keypoints = batch([(images, member.source.fps) for (images, _, _), member in zip(read, group)])
+            self._batch(group, read)
         except Exception:
             if len(group) == 1:
                 raise
             # Another clip may be the cause: this one alone; the others are redone in their own calls.
-            group, read = group[:1], read[:1]
-            keypoints = batch([(read[0][0], opened.source.fps)])
-        estimated = [_Estimated(member, points, names, failures) for member, points, (_, names, failures) in zip(group, keypoints, read)]
-        for later in estimated[1:]:
-            self._estimated[(later.opened.clip.split, later.opened.clip.clip_id)] = later
-        return estimated[0]
+            self._batch(group[:1], read[:1])
+        return self._estimated.pop((opened.clip.split, opened.clip.clip_id))
+
+    def _batch(self, group: list[_Opened], read: list[_Read]) -> None:
+        """``group``'s clips in one call of the estimator: each one's keypoints wait for its
+        call, and its file goes to the writer thread."""
+        keypoints = self.estimator.estimate_clips([(images, member.source.fps) for (images, _, _), member in zip(read, group)])
+        for member, points, (_, names, failures) in zip(group, keypoints, read):
+            clip = member.clip
+            self._estimated[(clip.split, clip.clip_id)] = _Estimated(member, points, names, failures)
+            if len(failures) < points.num_frames:  # else nothing to write: its call says why
+                self._writer.submit(clip.split, clip.clip_id, points)
+
+    def _estimate_ahead(self) -> None:
+        """The clips decoded whole by now, estimated before their calls come (the device works
+        while the disk does). If that fails, each clip's own call meets the error and records it."""
+        group = self._decoded_ahead()
+        if group:
+            try:
+                self._batch(group, [_read(member) for member in group])
+            except Exception:  # noqa: BLE001 - redone, and recorded, by each clip's own call
+                pass
 
     def _decoded_ahead(self) -> list[_Opened]:
         """The clips told of ahead that are listed and decoded whole by now, taken over
@@ -227,6 +256,17 @@ class _Estimated:
     keypoints: ClipKeypoints
     names: tuple[str, ...]
     failures: tuple[FrameFailure, ...]
+
+
+# a clip's frames as read for a batch: the pixels, the frame names, the failed frames
+_Read = tuple[list[np.ndarray | None], tuple[str, ...], tuple[FrameFailure, ...]]
+
+
+def _read(member: _Opened) -> _Read:
+    names: list[str] = []
+    failures: list[FrameFailure] = []
+    images = list(_images(member.source.frames, names, failures))
+    return images, tuple(names), tuple(failures)
 
 
 def _images(frames: Iterable[DecodedFrame], names: list[str], failures: list[FrameFailure]) -> Iterator[np.ndarray | None]:

@@ -69,8 +69,13 @@ class TorchHolisticEstimator(GraphEstimator):
         self.net_batch = 64 if cuda else 16  # every network runs on chunks of this many crops: the bits depend on it
 
     def _build(self) -> Graph:
+        import cv2
+
         from .runtime import TorchRuntime
 
+        # The worker's frames are decoded on its own threads (decode_threads, several clips
+        # at once): OpenCV's pool inside each decode would only contend with them.
+        cv2.setNumThreads(1)
         return Graph(TorchRuntime(device=self.device, net_batch=self.net_batch), self.min_detection_confidence,
                      self.min_tracking_confidence)  # fmt: skip
 
