@@ -1,4 +1,4 @@
-"""Seed command: check that the single-process and distributed results are identical.
+"""Check that the single-process and distributed keypoints pickles (or run folders) are identical.
 
     python verify_distributed_results.py --single single.pkl --distributed dist.pkl [--splits train]
 """

@@ -45,7 +45,7 @@ def _points(landmarks, visibility: bool = False):
     return np.array([[p.x, p.y, p.z, p.visibility][: 3 + visibility] for p in landmarks.landmark], dtype=np.float32)
 
 
-def seed_frame(path: str) -> dict:
+def pool_frame(path: str) -> dict:
     results = _holistic.process(cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB))
     return {"face": _points(results.face_landmarks), "left_hand": _points(results.left_hand_landmarks),
             "right_hand": _points(results.right_hand_landmarks), "pose": _points(results.pose_landmarks, True)}
@@ -75,7 +75,7 @@ def main() -> None:
     paths = [path for clip in frames for path in clip]
     ids = [Path(clip[0]).parent.name for clip in frames for _ in clip]
     with multiprocessing.get_context("fork").Pool(args.processes, initializer=_init) as pool:
-        keypoints = pool.map(seed_frame, paths, chunksize=math.ceil(len(paths) / args.processes))
+        keypoints = pool.map(pool_frame, paths, chunksize=math.ceil(len(paths) / args.processes))
     with open(args.output, "wb") as handle:
         pickle.dump({"train": {"image_paths": paths, "keypoints": keypoints, "video_ids": ids}}, handle)
 

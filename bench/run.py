@@ -168,29 +168,29 @@ def plan(args, data: Path, frames: int, overhead: dict[int, Path], runs: Path) -
     sp = [PY, "-m", "signpose", "extract"]
     rows = []
 
-    def add(key, label, mode, workers, command, frames=frames, reference=None, seed=None):
+    def add(key, label, mode, workers, command, frames=frames, reference=None, pool=None):
         rows.append({"key": key, "label": label, "mode": mode, "workers": workers, "command": command,
-                     "frames": frames, "reference": reference, "seed": seed, "repeats": []})
+                     "frames": frames, "reference": reference, "pool": pool, "repeats": []})
 
     loops = [PY, str(REPO / "bench" / "loops.py")]
     for mode in args.modes:
-        add(f"raw-{mode}", "bare MediaPipe loop", mode, 1, lambda rep, m=mode: (loops + ["raw", str(data), "--mode", m], None), seed="pool-1")
+        add(f"raw-{mode}", "bare MediaPipe loop", mode, 1, lambda rep, m=mode: (loops + ["raw", str(data), "--mode", m], None), pool="pool-1")
         if mode == "image":
             for n in args.workers:
                 add(f"pool-{n}", f"Pool({n}) over the image list", "image", n, lambda rep, n=n: (
-                    loops + ["pool", str(data), str(runs / f"pool-{n}.pkl"), "--processes", str(n)], None), seed=f"pool-{n}")
+                    loops + ["pool", str(data), str(runs / f"pool-{n}.pkl"), "--processes", str(n)], None), pool=f"pool-{n}")
         for n in args.workers:
             key = f"mp-{mode}-{n}"
             add(key, f"signpose --estimator mediapipe --workers {n}", mode, n, lambda rep, n=n, m=mode, key=key: (
                 sp + [str(data), "-o", str(runs / f"r{rep}" / key), "--estimator", "mediapipe", "--workers", str(n), "--mode", m,
-                      "--quiet", "--overwrite"], runs / f"r{rep}" / key), reference=f"mp-{mode}-{args.workers[0]}", seed=f"pool-{n}")
+                      "--quiet", "--overwrite"], runs / f"r{rep}" / key), reference=f"mp-{mode}-{args.workers[0]}", pool=f"pool-{n}")
     for n in args.workers:
         key = f"lt-{n}"
         add(key, f"signpose --workers {n} (litert)", "frame", n, lambda rep, n=n, key=key: (
             sp + [str(data), "-o", str(runs / f"r{rep}" / key), "--estimator", "litert", "--workers", str(n), "--quiet", "--overwrite"],
-            runs / f"r{rep}" / key), reference=f"lt-{args.workers[0]}", seed=f"pool-{n}")
+            runs / f"r{rep}" / key), reference=f"lt-{args.workers[0]}", pool=f"pool-{n}")
     add("networks", "litert networks alone (1 process)", "frame", 1,
-        lambda rep: (loops + ["networks", str(data), str(runs / f"networks-{rep}.json")], None), seed="pool-1")
+        lambda rep: (loops + ["networks", str(data), str(runs / f"networks-{rep}.json")], None), pool="pool-1")
     for clip_frames, root in overhead.items():
         key = f"clips-{args.overhead_frames // clip_frames}x{clip_frames}"
         add(key, f"signpose --workers 1, {args.overhead_frames // clip_frames} clips × {clip_frames}", "frame", 1,
@@ -253,8 +253,8 @@ def report(args, env: dict, rows: list[dict], names: str, started: str) -> tuple
              "|---|---|---:|---:|---:|---:|---:|---:|---|---|---:|"]
     for row in rows:
         ok = [r for r in row["repeats"] if r["rc"] == 0]
-        seed = by_key.get(row["seed"] or "")
-        ratio = fps(row) / fps(seed) if seed and fps(seed) and fps(row) and row["frames"] == seed["frames"] else None
+        pool = by_key.get(row["pool"] or "")
+        ratio = fps(row) / fps(pool) if pool and fps(pool) and fps(row) and row["frames"] == pool["frames"] else None
         checks = [r["same"] for r in ok if r.get("same") is not None]
         same = "–" if not row["key"].startswith(("mp-", "lt-")) else ("ref" if not checks else "yes" if all(checks) else "no")
         load = (f"{max(r['load_before'] for r in row['repeats']):.1f}→{max(r['load_after'] for r in row['repeats']):.1f}"

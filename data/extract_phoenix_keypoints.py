@@ -1,4 +1,4 @@
-"""Seed command, single process: extract PHOENIX keypoints into a pickle (seed schema).
+"""Extract PHOENIX keypoints into a keypoints pickle, in one process (a run folder beside it resumes).
 
     python data/extract_phoenix_keypoints.py --dataset_path D --output_path single.pkl --max_samples_per_split 10
 """

@@ -1,4 +1,4 @@
-"""Seed command, many processes: same output as the single-process script, byte for byte.
+"""Extract PHOENIX keypoints into a keypoints pickle, in many processes: the same bytes as the one-process script.
 
     python data/extract_phoenix_keypoints_distributed.py --dataset_path D --output_path dist.pkl --max_samples_per_split 10 --num_workers 4
     (add --backend ray [--ray_address HOST:PORT] to run on Ray)

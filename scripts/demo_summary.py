@@ -23,7 +23,7 @@ left hand {total['frames_with_left_hand']}/{frames}, right hand {total['frames_w
   dataset        {data}/   (PNG frame folders; sources in {data}/SOURCES.txt)
   run, 1 worker  {demo}/run-1worker/   (<split>/<clip>.pose, index.jsonl, stats.json, run.json)
   run, 2 workers {demo}/run-2workers/  (byte-identical to the 1-worker run: verify said EQUAL)
-  pickle         {demo}/keypoints.pkl  (seed schema, normalised coordinates)
+  pickle         {demo}/keypoints.pkl  (the keypoints pickle of data/extract_phoenix_keypoints.py, normalised coordinates)
   contact sheet  {sheet}
   report         {demo}/report.html""")
 

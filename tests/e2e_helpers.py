@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -122,6 +125,36 @@ def wait_gone(pids: list[int], timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while any(running(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
+
+
+def send(pids: list[int], number: int) -> None:
+    """Signal ``number`` to each of ``pids`` still there."""
+    for pid in pids:
+        try:
+            os.kill(pid, number)
+        except ProcessLookupError:  # ended meanwhile
+            pass
+
+
+def stopped_mid_run(start: Callable[[Path], subprocess.Popen], folder: Path, clips: int, attempts: int = 5) -> tuple[Path, subprocess.Popen, list[int]]:
+    """A run (``start(run)``) with at least one clip in its index whose workers are then
+    stopped (SIGSTOP) while some of its ``clips`` are still to do: from then on no clip
+    finishes and the run cannot end, however loaded the machine, until the test acts (a
+    driver continues stopped workers as it stops them). A run that finished every clip
+    before its workers could be stopped (it outran the test) is run again, in a new folder.
+    Returns the run folder, the process and the stopped workers."""
+    for attempt in range(attempts):
+        run = folder / f"run{attempt}"
+        process = start(run)
+        wait_for_index(run, 1, process)
+        workers = worker_pids(process.pid)
+        assert workers, "no worker processes found"
+        send(workers, signal.SIGSTOP)
+        if len(list(run.glob("*/*.pose"))) < clips:
+            return run, process, workers
+        send(workers, signal.SIGCONT)
+        process.communicate(timeout=600)
+    pytest.fail(f"in {attempts} runs, every clip was done before the test could stop the workers")
 
 
 def temporaries(run: Path) -> list[Path]:

@@ -15,6 +15,7 @@ from signpose.model.layout import KeypointLayout
 from signpose.formats.pose import read_pose_file, to_pose_bytes
 from signpose.run.record import ClipResult, ClipStatus
 from signpose.formats.keypoints_pickle import clip_frames, image_path
+from signpose.run.reader import RunReader
 from signpose.run.store import RunStore
 
 SOURCE_ROOT = "/data/phoenix/features/fullFrame-210x260px"
@@ -23,7 +24,7 @@ Part = str
 
 
 def holistic(refine: bool = False, world: bool = False) -> KeypointLayout:
-    """MediaPipe's layout: the seed's four parts (with ``world``, the standard five)."""
+    """MediaPipe's layout: the keypoints pickle's four parts (with ``world``, the standard five)."""
     return holistic_layout(refine_face=refine, world_landmarks=world)
 
 
@@ -87,15 +88,24 @@ def standard_clips(seed: int = 0, refine: bool = False) -> list[ClipSpec]:
     ]
 
 
+def append_records(store: RunStore, *records: ClipResult) -> None:
+    """Append ``records`` to the run's index as a run does: through the store's journal,
+    every line synced when it closes."""
+    with store.journal(lambda synced: None) as journal:
+        for record in records:
+            journal.append(record)
+
+
 def build_run(root: Path, clips: Sequence[ClipSpec], source_root: str = SOURCE_ROOT) -> Path:
     """Write ``clips`` as a finished run at ``root``. Clips are appended in reverse order, as
     workers finishing out of order would, then the index is put in dataset order."""
     store = RunStore(root)
     store.prepare(overwrite=False)
+    records = []
     for spec in reversed(clips):
         source = f"{source_root}/{spec.split}/{spec.clip_id}/1"
         if spec.keypoints is None:
-            store.append(ClipResult(spec.split, spec.clip_id, ClipStatus.FAILED, source, error="cannot open"))
+            records.append(ClipResult(spec.split, spec.clip_id, ClipStatus.FAILED, source, error="cannot open"))
             continue
         keypoints = spec.keypoints
         names = spec.frame_names or tuple(f"{index:04d}.png" for index in range(keypoints.num_frames))
@@ -114,13 +124,14 @@ def build_run(root: Path, clips: Sequence[ClipSpec], source_root: str = SOURCE_R
             height=keypoints.height,
             fps=keypoints.fps,
         )
-        store.append(result)
+        records.append(result)
+    append_records(store, *records)
     store.finalize([(spec.split, spec.clip_id) for spec in clips])
     return root
 
 
-def seed_dict(run: Path, splits: Sequence[str]) -> dict[str, Any]:
-    """A run's seed-schema pickle content built the obvious way, everything in memory."""
+def pickle_dict(run: Path, splits: Sequence[str]) -> dict[str, Any]:
+    """A run's keypoints pickle content built the obvious way, everything in memory."""
     store = RunStore(run)
     records = list(store.read_index().values())
     result: dict[str, Any] = {}
@@ -132,7 +143,7 @@ def seed_dict(run: Path, splits: Sequence[str]) -> dict[str, Any]:
             entry["image_paths"] += [image_path(record.source, name) for name in record.frame_names]
             entry["keypoints"] += clip_frames(read_pose_file(run / record.pose_file))
             entry["video_ids"] += [record.clip_id] * len(record.frame_names)
-    stats = store.read_stats()
+    stats = RunReader(run).require_stats()
     result["stats"] = {split: stats[split] for split in splits}
     return result
 

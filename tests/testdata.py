@@ -44,3 +44,29 @@ def testdata(*parts: str) -> Path:
 
 
 testdata.__test__ = False  # a helper, not a test, in the test modules that import it
+
+
+def signing_frames(name: str = "slp_site_asl_different.mp4", *, size: tuple[int, int] | None = (210, 260),
+                   first: int = 0, count: int | None = None, step: int = 1):
+    """Real signing frames of a shipped video, RGB uint8, resized to ``size`` (width,
+    height; PHOENIX's 210x260 by default, None keeps them): ``count`` frames (None: to the
+    end) from ``first``, every ``step``-th. Skips the calling test if the video is missing.
+    (For PNGs written with cv2.imwrite, reverse the channels: ``frame[..., ::-1]``.)"""
+    import cv2
+    import numpy as np
+
+    capture = cv2.VideoCapture(str(testdata("signing", name)))
+    frames, index = [], 0
+    try:
+        while count is None or len(frames) < count:
+            ok, bgr = capture.read()
+            if not ok:
+                break
+            if index >= first and (index - first) % step == 0:
+                image = cv2.resize(bgr, size) if size is not None else bgr
+                frames.append(np.ascontiguousarray(image[..., ::-1]))
+            index += 1
+    finally:
+        capture.release()
+    assert frames and (count is None or len(frames) == count), f"{name}: {len(frames)} frames decoded"
+    return frames

@@ -41,6 +41,10 @@ class UnsafePickleError(SourceError):
     """A pickle asked for a global that the keypoint schema never needs."""
 
 
+class DependencyError(SignposeError):
+    """An optional package the command needs is not installed (one line with the pip command)."""
+
+
 class EstimatorError(SignposeError):
     """An estimator cannot run as asked (unknown name or option, a model file missing)."""
 
@@ -59,3 +63,7 @@ class VideoError(ClipError):
 
 class FrameError(Exception):
     """A frame file that cannot be turned into an image."""
+
+
+class NotRegularFile(OSError):
+    """A path that is not a regular file, or is over its size limit: it was not read."""

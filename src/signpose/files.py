@@ -12,6 +12,8 @@ import re
 import stat
 from pathlib import Path
 
+from signpose.errors import NotRegularFile
+
 IMAGE_EXTENSIONS: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
 
 _DIGIT_RUNS = re.compile(r"([0-9]+)")
@@ -34,10 +36,6 @@ def natural_key(name: str) -> tuple[tuple[str | int, ...], str]:
 def is_image_name(name: str) -> bool:
     """Visible file name with an image extension (case-insensitive)."""
     return not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
-
-
-class NotRegularFile(OSError):
-    """The path is not a regular file, or is over the size limit: it was not read."""
 
 
 def file_kind(mode: int) -> str:

@@ -85,15 +85,36 @@ class Slow:
         return item, os.getpid()
 
 
-class SleepFor:
-    """Sleeps ``delays[item]`` seconds: items finish in an order other than given."""
+class Gated:
+    """Announces itself (pid in ``started-<item>``) on the items in ``gated``, then waits
+    until the test opens the gate (``open_gate``) or ``patience`` seconds have passed (so a
+    test whose gate never opens fails rather than hangs), notes that it finished
+    (``finished-<item>``) and returns (item, pid). Other items return at once."""
 
-    def __init__(self, delays: dict[int, float]) -> None:
-        self.delays = delays
+    def __init__(self, markers: Path, gated: tuple[int, ...], patience: float = 600.0) -> None:
+        self.markers = Path(markers)
+        self.gated = gated
+        self.patience = patience
 
-    def __call__(self, item: int) -> int:
-        time.sleep(self.delays.get(item, 0.0))
-        return item
+    def __call__(self, item: int) -> tuple[int, int]:
+        if item in self.gated:
+            started = self.markers / f"started-{item}"
+            temporary = started.with_suffix(".tmp")
+            temporary.write_text(str(os.getpid()))
+            temporary.replace(started)  # appears whole
+            deadline = time.monotonic() + self.patience
+            while not (self.markers / f"go-{item}").exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            (self.markers / f"finished-{item}").write_text(str(os.getpid()))
+        return item, os.getpid()
+
+
+def open_gate(markers: Path, item: int, text: str = "") -> None:
+    """Let ``Gated`` (or ``DieOnceLate``, with a pid as ``text``) go on with ``item``."""
+    gate = Path(markers) / f"go-{item}"
+    temporary = gate.with_suffix(".tmp")
+    temporary.write_text(text)
+    temporary.replace(gate)  # appears whole
 
 
 class Counted:
@@ -112,21 +133,34 @@ class Counted:
 
 
 class DieOnceLate:
-    """Like DieOnce, but first works ``seconds`` on the doomed item, so the other workers
-    have run out of items (and retired) by the time this one dies."""
+    """Like DieOnce, but on the doomed item first waits until the test names a process
+    (``open_gate(markers, item, pid)``) and that process has ended (ten minutes at most),
+    so the other workers have run out of items (and retired) by the time this one dies."""
 
-    def __init__(self, markers: Path, doomed: int, seconds: float) -> None:
+    def __init__(self, markers: Path, doomed: int) -> None:
         self.markers = Path(markers)
         self.doomed = doomed
-        self.seconds = seconds
 
     def __call__(self, item: int) -> tuple[int, int]:
         marker = self.markers / f"died-on-{item}"
         if item == self.doomed and not marker.exists():
             marker.write_text(str(os.getpid()))
-            time.sleep(self.seconds)
+            gate = self.markers / f"go-{item}"
+            deadline = time.monotonic() + 600
+            while time.monotonic() < deadline:
+                if gate.exists() and gate.read_text() and not alive(int(gate.read_text())):
+                    break
+                time.sleep(0.01)
             os.kill(os.getpid(), signal.SIGKILL)
         return item * 10, os.getpid()
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie has ended)."""
+    try:
+        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
 
 
 class FailingProbe:
@@ -137,12 +171,16 @@ class FailingProbe:
 
 
 class Hooked:
-    """Logs, per process, when it started (``start``), was told of an item (``prepare``)
-    and ran one (``begin``/``end``), in ``<markers>/log-<pid>``; each item takes ``seconds``."""
+    """A WorkerFunction with every hook: logs, per process, when it started (``start``),
+    was told of an item (``prepare``) and ran one (``begin``/``end``), in
+    ``<markers>/log-<pid>``; each item takes ``seconds``; asks for ``items_ahead``."""
 
-    def __init__(self, markers: Path, seconds: float) -> None:
+    preload: tuple[str, ...] = ()
+
+    def __init__(self, markers: Path, seconds: float, items_ahead: int = 1) -> None:
         self.markers = Path(markers)
         self.seconds = seconds
+        self.items_ahead = items_ahead
 
     def _log(self, what: str) -> None:
         with (self.markers / f"log-{os.getpid()}").open("a") as handle:
@@ -169,3 +207,54 @@ class Surroundings:
 
     def __call__(self, item: int) -> tuple[str | None, str, str | None]:
         return os.environ.get(self.variable), os.getcwd(), os.environ.get("CUDA_VISIBLE_DEVICES")
+
+
+class HookedDying(Hooked):
+    """Hooked, SIGKILLing its own process the first time any worker calls it on ``doomed``,
+    once it has been told of ``items_ahead`` more items (or after a minute)."""
+
+    def __init__(self, markers: Path, seconds: float, doomed: int, items_ahead: int = 1) -> None:
+        super().__init__(markers, seconds, items_ahead)
+        self.doomed = doomed
+
+    def __call__(self, item: int) -> int:
+        marker = self.markers / f"died-on-{item}"
+        if item == self.doomed and not marker.exists():
+            marker.write_text(str(os.getpid()))
+            log = self.markers / f"log-{os.getpid()}"
+            deadline = time.monotonic() + 60
+            while log.read_text().count("prepare ") < 1 + self.items_ahead and time.monotonic() < deadline:
+                time.sleep(0.01)
+            self._log(f"dying on {item}")
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().__call__(item)
+
+
+def hook_logs(markers: Path) -> dict[int, list[str]]:
+    """What each process of a Hooked run logged, by pid."""
+    return {int(path.name.split("-")[1]): path.read_text().splitlines() for path in sorted(Path(markers).glob("log-*"))}
+
+
+def most_held_ahead(log: list[str]) -> int:
+    """The most items a worker had been told of (prepared) and not yet begun while it ran one."""
+    told: set[str] = set()
+    running, most = False, 0
+    for line in log:
+        what, _, item = line.partition(" ")
+        if what == "prepare":
+            told.add(item)
+        elif what == "begin":
+            told.discard(item)
+            running = True
+        elif what == "end":
+            running = False
+        if running:
+            most = max(most, len(told))
+    return most
+
+
+class HowStarted:
+    """Whether the worker was spawned (else forked by a fork server), and its pid."""
+
+    def __call__(self, item: int) -> tuple[bool, int]:
+        return b"spawn_main" in Path("/proc/self/cmdline").read_bytes(), os.getpid()

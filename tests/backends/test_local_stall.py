@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from signpose.backends import heartbeat, make_backend
+from signpose.backends.base import Plain
 from signpose.backends.liveness import StallBound, describe_stall
 from signpose.backends.local import LocalBackend
 from tests.backends.stall_helpers import Beating, Hang, SlowOn
@@ -49,7 +50,7 @@ def test_a_stopped_worker_is_killed_and_its_item_retried(tmp_path: Path) -> None
     started = time.monotonic()
     try:
         backend = LocalBackend(2, stall_timeout=2.0, stall_factor=3.0)
-        outcomes = {o.item: o for o in backend.map_unordered(SlowOn(tmp_path, (3,), seconds=0.5), range(8))}
+        outcomes = {o.item: o for o in backend.map_unordered(Plain(SlowOn(tmp_path, (3,), seconds=0.5)), range(8))}
     finally:
         done.set()
         thread.join()
@@ -67,7 +68,7 @@ def test_a_stopped_worker_is_killed_and_its_item_retried(tmp_path: Path) -> None
 @pytest.mark.parametrize("max_attempts", [1, 2])
 def test_an_item_that_always_hangs_is_reported_as_a_crash(tmp_path: Path, max_attempts: int) -> None:
     backend = LocalBackend(2, max_attempts=max_attempts, stall_timeout=1.5, stall_factor=2.0)
-    outcomes = {o.item: o for o in backend.map_unordered(Hang(tmp_path, (2,)), range(6))}
+    outcomes = {o.item: o for o in backend.map_unordered(Plain(Hang(tmp_path, (2,))), range(6))}
     assert sorted(outcomes) == list(range(6))
     crash = outcomes[2]
     assert crash.result is None and crash.attempts == max_attempts
@@ -83,14 +84,14 @@ def test_heartbeats_keep_a_long_item_alive() -> None:
     # Each item takes 5 s, well past the bound (1 s floor, factor 1: about the longest
     # silence, the worker's start-up); heartbeats every 50 ms show it is not stuck.
     backend = LocalBackend(2, max_attempts=1, stall_timeout=1.0, stall_factor=1.0)
-    outcomes = list(backend.map_unordered(Beating(5.0), range(2)))
+    outcomes = list(backend.map_unordered(Plain(Beating(5.0)), range(2)))
     assert sorted(o.item for o in outcomes) == [0, 1]
     assert all(o.crash is None and o.attempts == 1 for o in outcomes), [o.crash for o in outcomes]
 
 
 def test_the_same_long_item_without_heartbeats_counts_as_hung() -> None:
     backend = LocalBackend(1, max_attempts=1, stall_timeout=1.0, stall_factor=1.0)
-    (outcome,) = backend.map_unordered(Beating(30.0, beat=False), [0])
+    (outcome,) = backend.map_unordered(Plain(Beating(30.0, beat=False)), [0])
     assert outcome.result is None and "(hung?)" in outcome.crash
 
 
@@ -132,7 +133,7 @@ def test_a_slow_consumer_does_not_get_working_workers_killed() -> None:
     # are still heard from when the driver looks again.
     backend = LocalBackend(2, max_attempts=1, stall_timeout=1.5, stall_factor=1.0)
     outcomes = []
-    for outcome in backend.map_unordered(Beating(3.0), range(3)):
+    for outcome in backend.map_unordered(Plain(Beating(3.0)), range(3)):
         outcomes.append(outcome)
         time.sleep(2.5)
     assert sorted(o.item for o in outcomes) == [0, 1, 2]

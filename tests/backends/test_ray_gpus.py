@@ -5,7 +5,6 @@ test_ray.py, on its GPU-less Ray.)"""
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -15,25 +14,17 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from signpose.backends import BackendError, make_backend  # noqa: E402
+from signpose.backends.base import Plain  # noqa: E402
 from signpose.backends.ray import RayBackend  # noqa: E402
+from tests.backends import ray_helpers  # noqa: E402
 
 pytestmark = pytest.mark.ray
 
 
 @pytest.fixture(scope="module")
 def two_gpu_ray() -> Iterator[None]:
-    auth_mode = os.environ.get("RAY_AUTH_MODE")
-    ray.init(address="local", num_cpus=2, num_gpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
-    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers need not import tests/
-    try:
+    with ray_helpers.local_ray(sys.modules[__name__], num_gpus=2):  # workers need not import tests/
         yield
-    finally:
-        ray.cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
-        ray.shutdown()
-        if auth_mode is None:
-            os.environ.pop("RAY_AUTH_MODE", None)
-        else:
-            os.environ["RAY_AUTH_MODE"] = auth_mode
 
 
 def gpus_seen(item: int) -> tuple[int, int, tuple[str, ...], str | None]:
@@ -46,7 +37,7 @@ def test_one_actor_per_gpu_by_default_each_on_its_own_gpu(two_gpu_ray) -> None:
     assert isinstance(backend, RayBackend) and backend.gpus_per_worker == 1
     assert backend.workers == 2
     backend.check(lambda: None)
-    outcomes = list(backend.map_unordered(gpus_seen, range(8)))
+    outcomes = list(backend.map_unordered(Plain(gpus_seen), range(8)))
     assert sorted(o.result[0] for o in outcomes) == list(range(8))
     by_actor = {o.result[1]: o.result[2:] for o in outcomes}
     assert sorted(by_actor.values()) == [(("0",), "0"), (("1",), "1")]
@@ -54,7 +45,7 @@ def test_one_actor_per_gpu_by_default_each_on_its_own_gpu(two_gpu_ray) -> None:
 
 def test_without_gpus_per_worker_nothing_changes(two_gpu_ray) -> None:
     backend = RayBackend(2)
-    outcomes = list(backend.map_unordered(gpus_seen, range(4)))
+    outcomes = list(backend.map_unordered(Plain(gpus_seen), range(4)))
     assert sorted(o.result[0] for o in outcomes) == list(range(4))
     assert all(o.result[2] == () for o in outcomes)  # no GPU given to any actor
 
@@ -65,7 +56,7 @@ def test_workers_that_do_not_fit_the_gpus_fail_at_once(two_gpu_ray) -> None:
     with pytest.raises(BackendError, match=r"^the Ray cluster has 2 GPUs: 3 worker\(s\) of 1 GPU each need 3; ask for at most 2$"):
         RayBackend(3, gpus_per_worker=1).check(lambda: None)
     with pytest.raises(BackendError, match=r"^the Ray cluster has 2 GPUs: 1 worker\(s\) of 3 GPUs each need 3$"):
-        list(RayBackend(gpus_per_worker=3).map_unordered(gpus_seen, range(2)))
+        list(RayBackend(gpus_per_worker=3).map_unordered(Plain(gpus_seen), range(2)))
     assert ray.is_initialized()  # the caller's Ray: left running
 
 

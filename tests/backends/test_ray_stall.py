@@ -3,7 +3,6 @@ item retried on a fresh actor; an item that always hangs ends as a crash after m
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import signal
@@ -16,8 +15,9 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
+from signpose.backends.base import Plain  # noqa: E402
 from signpose.backends.ray import RayBackend  # noqa: E402
-from tests.backends import stall_helpers  # noqa: E402
+from tests.backends import ray_helpers, stall_helpers  # noqa: E402
 from tests.backends.test_local_stall import stop_when_started  # noqa: E402
 
 pytestmark = pytest.mark.ray
@@ -25,18 +25,8 @@ pytestmark = pytest.mark.ray
 
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
-    auth_mode = os.environ.get("RAY_AUTH_MODE")
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
-    ray.cloudpickle.register_pickle_by_value(stall_helpers)  # workers need not import tests/
-    try:
+    with ray_helpers.local_ray(stall_helpers):
         yield
-    finally:
-        ray.cloudpickle.unregister_pickle_by_value(stall_helpers)
-        ray.shutdown()
-        if auth_mode is None:
-            os.environ.pop("RAY_AUTH_MODE", None)
-        else:
-            os.environ["RAY_AUTH_MODE"] = auth_mode
 
 
 def running(pid: int) -> bool:
@@ -61,7 +51,7 @@ def test_a_stopped_ray_worker_is_killed_and_its_item_retried(local_ray, tmp_path
     backend.check(lambda: None)  # actors up before the clock runs: their start is not a silence
     thread.start()
     try:
-        outcomes = {o.item: o for o in backend.map_unordered(stall_helpers.SlowOn(tmp_path, (3,), seconds=0.5), range(8))}
+        outcomes = {o.item: o for o in backend.map_unordered(Plain(stall_helpers.SlowOn(tmp_path, (3,), seconds=0.5)), range(8))}
     finally:
         done.set()
         thread.join()
@@ -80,7 +70,7 @@ def test_a_stopped_ray_worker_is_killed_and_its_item_retried(local_ray, tmp_path
 def test_an_item_that_always_hangs_on_ray_is_reported_as_a_crash(local_ray, tmp_path: Path) -> None:
     backend = RayBackend(2, max_attempts=2, stall_timeout=6.0, stall_factor=2.0)
     backend.check(lambda: None)
-    outcomes = {o.item: o for o in backend.map_unordered(stall_helpers.Hang(tmp_path, (1,)), range(4))}
+    outcomes = {o.item: o for o in backend.map_unordered(Plain(stall_helpers.Hang(tmp_path, (1,))), range(4))}
     assert sorted(outcomes) == [0, 1, 2, 3]
     crash = outcomes[1]
     assert crash.result is None and crash.attempts == 2
@@ -97,7 +87,7 @@ def test_heartbeats_keep_a_long_item_alive_on_ray(local_ray, beat: bool) -> None
     # Without them the same work counts as hung.
     backend = RayBackend(2, max_attempts=1, stall_timeout=2.5, stall_factor=1.0)
     backend.check(lambda: None)
-    outcomes = list(backend.map_unordered(stall_helpers.Beating(6.0, beat=beat), range(2)))
+    outcomes = list(backend.map_unordered(Plain(stall_helpers.Beating(6.0, beat=beat)), range(2)))
     assert sorted(o.item for o in outcomes) == [0, 1]
     if beat:
         assert all(o.crash is None and o.attempts == 1 for o in outcomes), [o.crash for o in outcomes]
@@ -111,7 +101,7 @@ def test_a_slow_consumer_does_not_get_working_actors_killed(local_ray) -> None:
     backend = RayBackend(2, max_attempts=1, stall_timeout=2.5, stall_factor=1.0)
     backend.check(lambda: None)
     outcomes = []
-    for outcome in backend.map_unordered(stall_helpers.Beating(4.0), range(3)):
+    for outcome in backend.map_unordered(Plain(stall_helpers.Beating(4.0)), range(3)):
         outcomes.append(outcome)
         time.sleep(4.0)
     assert sorted(o.item for o in outcomes) == [0, 1, 2]

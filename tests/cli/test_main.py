@@ -33,8 +33,13 @@ def test_missing_dataset_is_a_usage_error(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # real MediaPipe in a signpose process
 def test_unavailable_model_complexity_fails_before_any_work(folder_dataset: Path, tmp_path: Path) -> None:
     result = signpose("extract", folder_dataset, "-o", tmp_path / "out", "--model-complexity", "2", check=False)
+    assert result.returncode == 2 and "--model-complexity 1 only" in result.stderr
+    assert not (tmp_path / "out").exists()
+    pytest.importorskip("mediapipe")
+    result = signpose("extract", folder_dataset, "-o", tmp_path / "out", "--estimator", "mediapipe", "--model-complexity", "2", check=False)
     assert result.returncode == 2
     assert "pose_landmark_heavy.tflite" in result.stderr and "model_complexity" in result.stderr
     assert not (tmp_path / "out").exists()
@@ -59,13 +64,6 @@ def test_foreign_output_folder_is_refused(folder_dataset: Path, tmp_path: Path) 
     result = signpose("extract", folder_dataset, "-o", out, check=False)
     assert result.returncode == 2 and "not empty" in result.stderr
     assert (out / "thesis.tex").read_text() == "precious"
-
-
-def test_resume_with_other_options_is_refused(folder_dataset: Path, tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    signpose("extract", folder_dataset, "-o", out, check=False)
-    result = signpose("extract", folder_dataset, "-o", out, "--mode", "video", check=False)
-    assert result.returncode == 2 and "--overwrite" in result.stderr
 
 
 class _Exploit:

@@ -8,9 +8,10 @@ import socket
 import urllib.request
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
+
+pytest.importorskip("mediapipe", reason="needs MediaPipe 0.10.21 itself (Python 3.10-3.12): pip install 'signpose[mediapipe]'")
 
 from signpose.sources.images import read_frame
 from signpose.errors import EstimatorError
@@ -20,7 +21,8 @@ POSE_POINTS, FACE_POINTS, REFINED_FACE_POINTS, HAND_POINTS = 33, 468, 478, 21
 PARTS = ("pose", "face", "left_hand", "right_hand", "pose_world")
 
 
-from tests.testdata import locate, testdata  # tests/data, else ../shared/testdata
+from tests.testdata import locate  # tests/data, else ../shared/testdata
+from tests.testdata import signing_frames as real_signing_frames
 
 
 def model_checksums(**options) -> dict[str, str]:
@@ -28,7 +30,6 @@ def model_checksums(**options) -> dict[str, str]:
 
 
 ORACLE = locate("mediapipe_oracle")
-SIGNING_VIDEO = locate("signing", "slp_site_asl_different.mp4")
 
 
 def need(path: Path) -> Path:
@@ -45,14 +46,7 @@ def oracle() -> dict:
 @pytest.fixture(scope="module")
 def signing_frames() -> list[np.ndarray]:
     """64 real signing frames, RGB, resized to PHOENIX's 210x260 (w x h)."""
-    capture = cv2.VideoCapture(str(need(SIGNING_VIDEO)))
-    frames = []
-    while True:
-        ok, bgr = capture.read()
-        if not ok:
-            break
-        frames.append(np.ascontiguousarray(cv2.resize(bgr, (210, 260))[..., ::-1]))
-    capture.release()
+    frames = real_signing_frames()
     assert len(frames) == 64
     return frames
 
@@ -321,18 +315,6 @@ def test_shipped_models_are_present_and_checksummed() -> None:
 # -- a fresh graph per clip, cheaply ---------------------------------------------------------
 
 
-def _clip_frames(name: str, size: tuple[int, int] | None = (210, 260)) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(testdata("signing", name)))
-    frames = []
-    while True:
-        ok, bgr = capture.read()
-        if not ok:
-            break
-        frames.append(np.ascontiguousarray((cv2.resize(bgr, size) if size else bgr)[..., ::-1]))
-    capture.release()
-    return frames
-
-
 SHIPPED_CLIPS = ("slp_site_asl_different.mp4", "slp_site_asl_house.mp4", "slp_site_asl_wrong_what.mp4", "slp_pose_test_video.mp4")
 
 
@@ -342,7 +324,7 @@ def test_every_clip_equals_a_fresh_graph_whatever_ran_before(mode) -> None:
     one long-lived estimator, is bitwise what a fresh graph gives for that clip. Image mode
     gets there with one blank frame (CLEAR_FRAME), video mode with reset(); the graph is
     loaded ahead with load(), as a worker does when it starts."""
-    clips = {name: _clip_frames(name) for name in SHIPPED_CLIPS}
+    clips = {name: real_signing_frames(name) for name in SHIPPED_CLIPS}
     order = [*SHIPPED_CLIPS, SHIPPED_CLIPS[0]]  # the last one again, after all the others
     reused = MediaPipeHolistic(mode=mode)
     try:

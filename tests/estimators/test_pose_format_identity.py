@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -19,7 +18,9 @@ from signpose.estimators.mediapipe import MediaPipeHolistic
 from signpose.formats.pose import to_pose_bytes
 from signpose.extract.driver import extract
 from signpose.tools.verify import compare_sources
-from tests.testdata import testdata
+from tests.testdata import signing_frames
+
+pytest.importorskip("mediapipe")  # the reference is MediaPipe itself (pose-format's loader runs it)
 
 FRAMES = 8
 
@@ -27,15 +28,7 @@ FRAMES = 8
 @pytest.fixture(scope="module")
 def frames() -> list[np.ndarray]:
     """Real signing frames with hands, RGB, at PHOENIX's 210×260."""
-    capture = cv2.VideoCapture(str(testdata("signing", "slp_site_asl_different.mp4")))
-    out = []
-    for index in range(40):
-        ok, bgr = capture.read()
-        assert ok
-        if index >= 40 - FRAMES:  # hands are up in the second half
-            out.append(np.ascontiguousarray(cv2.resize(bgr, (210, 260))[..., ::-1]))
-    capture.release()
-    return out
+    return signing_frames(first=40 - FRAMES, count=FRAMES)  # hands are up in the second half
 
 
 def pose_format_bytes(frames: list[np.ndarray], mode: str) -> bytes:
@@ -64,6 +57,7 @@ def test_bytes_equal_pose_formats_own_holistic_output(frames, mode) -> None:
     assert to_pose_bytes(ours) == pose_format_bytes(frames, mode)
 
 
+@pytest.mark.slow  # real MediaPipe in a worker process
 def test_a_folder_of_pose_format_files_verifies_equal(frames, tmp_path: Path) -> None:
     data = tmp_path / "data" / "train" / "signing"
     data.mkdir(parents=True)

@@ -15,8 +15,8 @@ from signpose.backends import make_backend
 from signpose.datasets import open_dataset
 from signpose.errors import EstimatorError, SourceError, StoreError
 from signpose.estimators import EstimatorSpec, make_estimator
-from signpose.tools.export_pickle import export_pickle
-from signpose.tools.export_npz import export_npz
+from signpose.tools.export.keypoints_pickle import export_pickle
+from signpose.tools.export.npz import export_npz
 from signpose.formats.pose import read_pose_file
 from signpose.tools.render import render_clip
 from signpose.tools.report import write_report
@@ -109,8 +109,8 @@ def test_render_and_report_draw_the_toy_parts(runs, tmp_path) -> None:
     assert report.clips == 3 and "star" in page and "comet" in page and "tests.estimators.toy:ToyEstimator" in page
 
 
-def test_the_seed_pickle_needs_the_seed_parts(runs, tmp_path) -> None:
-    with pytest.raises(SourceError, match="lack the seed schema's pose, face, left_hand, right_hand"):
+def test_the_keypoints_pickle_needs_its_four_parts(runs, tmp_path) -> None:
+    with pytest.raises(SourceError, match="lack the keypoints pickle's pose, face, left_hand, right_hand"):
         export_pickle(runs[0], tmp_path / "x.pkl")
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from dataclasses import asdict
 from pathlib import Path
 
 import cv2
@@ -17,13 +16,12 @@ from signpose.backends.base import Outcome
 from signpose.backends.local import LocalBackend
 from signpose.datasets import open_dataset
 from signpose.estimators import EstimatorSpec
-from signpose.estimators.mediapipe import model_files
+from signpose.estimators.holistic.weights import model_sha256
 from signpose.extract.driver import Progress, extract
 from signpose.run.store import INDEX, RUN_INFO, STATS, RunStore, compute_stats
 
-from tests.testdata import locate, testdata  # tests/data, else ../shared/testdata
+from tests.testdata import signing_frames  # tests/data, else ../shared/testdata
 
-SIGNING_VIDEO = locate("signing", "slp_site_asl_different.mp4")
 CLIPS = ["clip1", "clip2", "clip10"]  # natural order: clip10 last
 SPLIT = "all"
 
@@ -31,20 +29,13 @@ SPLIT = "all"
 @pytest.fixture(scope="module")
 def dataset_root(tmp_path_factory) -> Path:
     """A frame-folder dataset: 3 clips x 3 real signing frames (210x260 PNG)."""
-    testdata("signing", "slp_site_asl_different.mp4")  # skips, naming it, if absent
     root = tmp_path_factory.mktemp("dataset")
-    capture = cv2.VideoCapture(str(SIGNING_VIDEO))
-    frames = []
-    for _ in range(9 * 4):
-        ok, bgr = capture.read()
-        assert ok
-        frames.append(cv2.resize(bgr, (210, 260)))
-    capture.release()
+    frames = signing_frames(count=9, step=4)
     for c, clip in enumerate(CLIPS):
         folder = root / clip
         folder.mkdir()
         for f in range(3):
-            assert cv2.imwrite(str(folder / f"images{f + 1:04d}.png"), frames[(c * 3 + f) * 4])
+            assert cv2.imwrite(str(folder / f"images{f + 1:04d}.png"), frames[c * 3 + f][..., ::-1])
     return root
 
 
@@ -105,10 +96,10 @@ def test_run_json(first_run) -> None:
     info = json.loads((out / RUN_INFO).read_text())
     assert info["status"] == "complete"
     estimator = info["estimator"]
-    assert estimator["name"] == "mediapipe" and estimator["params"] == {}
-    assert estimator["provenance"]["mediapipe_version"] == "0.10.21"
+    assert estimator["name"] == "litert" and estimator["params"] == {}
+    assert estimator["provenance"]["runtime"] == "litert" and estimator["provenance"]["litert_version"]
     sums = estimator["provenance"]["model_sha256"]
-    assert sorted(sums) == sorted(path.name for path in model_files())
+    assert sums == model_sha256()
     machine = info["machine"]
     assert machine["cpu"] and machine["cores"] >= 1 and isinstance(machine["vector_extensions"], list)
     assert len(sums) == 6 and all(re.fullmatch(r"[0-9a-f]{64}", value) for value in sums.values())
@@ -184,9 +175,9 @@ def test_resuming_with_other_options_is_refused(first_run, dataset, tmp_path) ->
     out = copy_run(first_run, tmp_path)
     before = files(out)
     with pytest.raises(StoreError, match="other options"):
-        extract(dataset, out, EstimatorSpec.of("mediapipe", dict(refine_face=True)), LocalBackend(2))
+        extract(dataset, out, EstimatorSpec.of("litert", dict(world_landmarks=False)), LocalBackend(2))
     with pytest.raises(StoreError, match="other options"):
-        extract(dataset, out, EstimatorSpec.of("mediapipe", dict(min_detection_confidence=0.7)), LocalBackend(2))
+        extract(dataset, out, EstimatorSpec.of("litert", dict(min_detection_confidence=0.7)), LocalBackend(2))
     assert files(out) == before
 
 

@@ -22,24 +22,14 @@ from signpose.formats.pose import read_pose_file, to_pose_bytes
 from signpose.run.record import ClipStatus, ErrorKind
 
 from tests.estimators.toy import ToyEstimator
-from tests.testdata import locate, testdata  # tests/data, else ../shared/testdata
+from tests.testdata import signing_frames  # tests/data, else ../shared/testdata
 
-SIGNING_VIDEO = locate("signing", "slp_site_asl_different.mp4")
 
 
 @pytest.fixture(scope="module")
 def real_frames() -> list[np.ndarray]:
-    """Four real signing frames (BGR, 210x260 like PHOENIX), a few frames apart."""
-    testdata("signing", "slp_site_asl_different.mp4")  # skips, naming it, if absent
-    capture = cv2.VideoCapture(str(SIGNING_VIDEO))
-    frames = []
-    for index in range(40):
-        ok, bgr = capture.read()
-        assert ok
-        if index % 10 == 0:
-            frames.append(cv2.resize(bgr, (210, 260)))
-    capture.release()
-    return frames
+    """Four real signing frames (BGR, for cv2.imwrite; 210x260 like PHOENIX), a few frames apart."""
+    return [np.ascontiguousarray(rgb[..., ::-1]) for rgb in signing_frames(count=4, step=10)]
 
 
 @pytest.fixture(scope="module")
@@ -260,6 +250,7 @@ def test_check_access_unwritable_output(tmp_path) -> None:
 
 
 def test_pickles_without_the_estimator_before_and_after_use(run_dir, real_frames, tmp_path) -> None:
+    pytest.importorskip("mediapipe")
     options = EstimatorSpec.of("mediapipe", dict(min_detection_confidence=0.6))
     fresh = ClipProcessor(options, run_dir)
     before = pickle.dumps(fresh)
@@ -364,18 +355,22 @@ def test_clips_told_of_are_decoded_as_many_at_once_as_the_estimator_asks(tmp_pat
 
     import signpose.extract.worker as pipeline
 
-    active, most, lock = [0], [0], threading.Lock()
+    active, most, opened, changed = [0], [0], [0], threading.Condition()
     real_open = pipeline.open_frames
 
     def slow_open(*args, **kwargs):
-        with lock:
+        with changed:
             active[0] += 1
+            opened[0] += 1
             most[0] = max(most[0], active[0])
-        time.sleep(0.3)  # long enough for a second helper thread to start, if there is one
+            changed.notify_all()
+            if opened[0] <= decode_clips:  # the first ones wait for each other (a minute at most):
+                changed.wait_for(lambda: active[0] >= decode_clips, timeout=60)  # however slow a thread start
+        time.sleep(0.3)  # long enough for one more helper thread to start, if there is one
         try:
             return real_open(*args, **kwargs)
         finally:
-            with lock:
+            with changed:
                 active[0] -= 1
 
     monkeypatch.setattr(pipeline, "open_frames", slow_open)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -104,11 +106,11 @@ def test_frame_arrays_round_trip_keypoint_arrays():
     assert stacked.names == direct.names == names
     for part in PARTS:
         np.testing.assert_array_equal(stacked.present[part], direct.present[part])
-        columns = stacked.values[part].shape[2]  # the seed keeps confidence for the body only
+        columns = stacked.values[part].shape[2]  # the keypoints pickle keeps confidence for the body only
         np.testing.assert_array_equal(stacked.values[part], direct.values[part][..., :columns])
 
 
-# -- stats of a seed pickle are checked before use (issue #9, item 8) ---------------------
+# -- stats of a keypoints pickle are checked before use (issue #9, item 8) ---------------------
 
 
 def _cyclic() -> dict:
@@ -159,12 +161,17 @@ def test_check_pickle_accepts_real_stats():
     assert check_pickle({"stats": stats}, "x.pkl") == {}
 
 
-def test_seed_pickle_load_with_hostile_stats_is_a_source_error(tmp_path):
+def test_keypoints_pickle_load_with_hostile_stats_is_a_source_error(tmp_path):
     import pickle
 
-    from signpose.formats.keypoints_pickle import SeedPickle
+    from signpose.formats.keypoints_pickle import KeypointsPickle
 
-    path = tmp_path / "seed.pkl"
+    path = tmp_path / "keypoints.pkl"
     path.write_bytes(pickle.dumps({"stats": _cyclic()}))
     with pytest.raises(SourceError, match="stats"):
-        SeedPickle.load(path)
+        KeypointsPickle.load(path)
+
+
+@pytest.mark.parametrize("source", ["/data/x", "/data/x/", "data/x", "./data//x/.", "//net/x", "///x", "/", "", ".", "a/./b", "/a/../b"])
+def test_image_path_is_what_pathlib_writes(source: str) -> None:
+    assert image_path(source, "images0001.png") == str(Path(source) / "images0001.png")

@@ -37,8 +37,8 @@ class _Popen:
         return (subprocess.Popen, (["touch", str(self.marker)],))
 
 
-def _seed_shaped(payload: object) -> dict:
-    """A seed-looking pickle with the payload where a frame would be."""
+def _pickle_shaped(payload: object) -> dict:
+    """A keypoints-pickle-looking pickle with the payload where a frame would be."""
     return {"train": {"image_paths": ["/d/0001.png"], "keypoints": [payload], "video_ids": ["v"]}, "stats": {}}
 
 
@@ -48,7 +48,7 @@ def _seed_shaped(payload: object) -> dict:
 def test_malicious_pickles_are_refused_before_running(tmp_path, evil, global_name, protocol):
     marker = tmp_path / "pwned"
     path = tmp_path / "evil.pkl"
-    path.write_bytes(pickle.dumps(_seed_shaped(evil(marker)), protocol=protocol))
+    path.write_bytes(pickle.dumps(_pickle_shaped(evil(marker)), protocol=protocol))
     with pytest.raises(UnsafePickleError) as caught:
         load_pickle(path)
     message = str(caught.value)
@@ -204,7 +204,7 @@ def test_each_load_gets_its_own_globals(tmp_path):
 def test_a_fifo_is_refused_without_blocking(tmp_path):
     from tests.fifo_helpers import finishes
 
-    fifo = tmp_path / "seed.pkl"
+    fifo = tmp_path / "keypoints.pkl"
     os.mkfifo(fifo)
     with pytest.raises(SourceError, match="not a regular file"):
         finishes(lambda: load_pickle(fifo), fifo)

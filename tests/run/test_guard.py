@@ -22,7 +22,7 @@ from tests.toy_cli import make_toy_dataset
 
 @pytest.fixture(scope="module")
 def base_run(tmp_path_factory) -> Path:
-    """A MediaPipe run (of tiny frames: nothing detected, but the seed schema's parts, so
+    """A MediaPipe run (of tiny frames: nothing detected, but the keypoints pickle's parts, so
     the pickle export works on it too)."""
     base = tmp_path_factory.mktemp("guard")
     out = base / "run"

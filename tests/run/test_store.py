@@ -12,8 +12,11 @@ from pathlib import Path
 import pytest
 
 from signpose.run.record import ClipResult, ClipStatus, FrameFailure
+from signpose.run.lock import run_lock
+from signpose.run.reader import RunReader
 from signpose.run.store import INDEX, RUN_INFO, STATS, TMP_MARK, RunStore, StoreError, compute_stats, safe_name
 
+from tests.runs_builder import append_records
 from tests.testdata import SHARED  # the PHOENIX annotations are research-use: never in tests/data
 
 TESTDATA = SHARED
@@ -167,17 +170,16 @@ def test_prepare_refuses_a_foreign_non_empty_folder(tmp_path: Path, overwrite: b
 def test_prepare_refuses_a_file(tmp_path: Path) -> None:
     path = tmp_path / "out"
     path.write_text("x")
-    with pytest.raises(StoreError, match="not a folder"):
-        RunStore(path).prepare(overwrite=False)
+    with pytest.raises(StoreError, match="not a folder"):  # the run lock, taken before prepare, checks it
+        with run_lock(path):
+            RunStore(path).prepare(overwrite=False)
 
 
 def make_run(root: Path) -> RunStore:
     store = RunStore(root)
     store.prepare(overwrite=False)
     store.write_run_info({"status": "complete"})
-    for clip_id in ("a", "b"):
-        store.append(result("train", clip_id, store=store))
-    store.append(result("dev", "c", store=store))
+    append_records(store, *(result("train", clip_id, store=store) for clip_id in ("a", "b")), result("dev", "c", store=store))
     store.finalize([("train", "a"), ("train", "b"), ("dev", "c")])
     return store
 
@@ -241,7 +243,7 @@ def test_index_round_trips_every_field(tmp_path: Path) -> None:
         gloss="DRUCK TIEF KOMMEN",
         translation="tiefer luftdruck bestimmt in den nächsten tagen unser wetter",
     )
-    store.append(original)
+    append_records(store, original)
     assert store.read_index() == {("train", "x"): original}
 
 
@@ -251,10 +253,13 @@ def test_read_index_missing_file_is_empty(tmp_path: Path) -> None:
 
 def test_read_index_last_record_per_clip_wins(tmp_path: Path) -> None:
     store = RunStore(tmp_path)
-    store.append(result("train", "a", ok=False))
-    store.append(result("train", "b", frames=5))
-    store.append(result("train", "a", frames=9))
-    store.append(result("dev", "a", frames=1))  # same id in another split is another clip
+    append_records(
+        store,
+        result("train", "a", ok=False),
+        result("train", "b", frames=5),
+        result("train", "a", frames=9),
+        result("dev", "a", frames=1),  # same id in another split is another clip
+    )
     index = store.read_index()
     assert set(index) == {("train", "a"), ("train", "b"), ("dev", "a")}
     assert index[("train", "a")].status is ClipStatus.OK and index[("train", "a")].frames == 9
@@ -263,8 +268,7 @@ def test_read_index_last_record_per_clip_wins(tmp_path: Path) -> None:
 @pytest.mark.parametrize("cut", [1, 10, 37, -2])
 def test_read_index_ignores_a_torn_last_line(tmp_path: Path, cut: int) -> None:
     store = RunStore(tmp_path)
-    store.append(result("train", "a"))
-    store.append(result("train", "b"))
+    append_records(store, result("train", "a"), result("train", "b"))
     data = (tmp_path / INDEX).read_bytes()
     last_start = data.rindex(b"\n", 0, len(data) - 1) + 1
     (tmp_path / INDEX).write_bytes(data[: last_start + cut] if cut > 0 else data[:cut])
@@ -273,27 +277,25 @@ def test_read_index_ignores_a_torn_last_line(tmp_path: Path, cut: int) -> None:
 
 def test_read_index_skips_lines_that_are_not_records(tmp_path: Path) -> None:
     store = RunStore(tmp_path)
-    store.append(result("train", "a"))
+    append_records(store, result("train", "a"))
     with (tmp_path / INDEX).open("a") as handle:
         handle.write("\n5\n[]\n{}\n" + json.dumps({**result("train", "z").to_json(), "status": "weird"}) + "\n")
-    store.append(result("train", "b"))
+    append_records(store, result("train", "b"))
     assert set(store.read_index()) == {("train", "a"), ("train", "b")}
 
 
 def test_append_after_a_torn_last_line_keeps_the_new_record(tmp_path: Path) -> None:
     store = RunStore(tmp_path)
-    store.append(result("train", "a"))
-    store.append(result("train", "b"))
+    append_records(store, result("train", "a"), result("train", "b"))
     data = (tmp_path / INDEX).read_bytes()
     (tmp_path / INDEX).write_bytes(data[:-20])  # the machine died mid-append of b
-    store.append(result("train", "c"))
+    append_records(store, result("train", "c"))
     assert set(store.read_index()) == {("train", "a"), ("train", "c")}
 
 
 def test_read_index_ignores_a_line_torn_inside_a_utf8_character(tmp_path: Path) -> None:
     store = RunStore(tmp_path)
-    store.append(result("train", "a"))
-    store.append(result("train", "b", translation="es wird überall regnen"))
+    append_records(store, result("train", "a"), result("train", "b", translation="es wird überall regnen"))
     data = (tmp_path / INDEX).read_bytes()
     (tmp_path / INDEX).write_bytes(data[: data.rindex("ü".encode()) + 1])
     assert set(store.read_index()) == {("train", "a")}
@@ -338,13 +340,16 @@ def test_finalize_writes_the_index_in_the_given_order_and_matching_stats(tmp_pat
     store.prepare(overwrite=False)
     order = [("train", "t1"), ("train", "t2"), ("train", "t3"), ("dev", "d1"), ("test", "e1")]
     # finished in another order; t2 failed; t3 done twice (the later record wins)
-    store.append(result("test", "e1", store=store, frames=4, failed=1))
-    store.append(result("train", "t3", ok=False, frames=0))
-    store.append(result("dev", "d1", store=store, frames=6))
-    store.append(result("train", "t2", ok=False, frames=0))
-    store.append(result("train", "t1", store=store, frames=5))
-    store.append(result("train", "t3", store=store, frames=7, failed=2))
-    store.append(result("old", "gone", store=store, frames=2))  # from an earlier selection
+    append_records(
+        store,
+        result("test", "e1", store=store, frames=4, failed=1),
+        result("train", "t3", ok=False, frames=0),
+        result("dev", "d1", store=store, frames=6),
+        result("train", "t2", ok=False, frames=0),
+        result("train", "t1", store=store, frames=5),
+        result("train", "t3", store=store, frames=7, failed=2),
+        result("old", "gone", store=store, frames=2),  # from an earlier selection
+    )
 
     store.finalize(order)
     keys = order + [("old", "gone")]
@@ -354,7 +359,7 @@ def test_finalize_writes_the_index_in_the_given_order_and_matching_stats(tmp_pat
     assert [(json.loads(line)["split"], json.loads(line)["clip_id"]) for line in lines] == keys
     assert temporaries(tmp_path) == []
 
-    stats = store.read_stats()
+    stats = RunReader(tmp_path).require_stats()
     assert stats == json.loads(json.dumps(compute_stats(ordered)))
     assert list(stats) == ["train", "dev", "test", "old"]
     assert stats["train"] == {
@@ -380,7 +385,7 @@ def test_finalize_of_an_empty_run(tmp_path: Path) -> None:
     store.finalize([("train", "x")])
     assert not (tmp_path / INDEX).exists() or (tmp_path / INDEX).read_bytes() == b""
     assert store.read_index() == {}
-    assert store.read_stats() == {}
+    assert json.loads((tmp_path / STATS).read_text(encoding="utf-8")) == {}
 
 
 def test_compute_stats_has_no_timing_keys() -> None:

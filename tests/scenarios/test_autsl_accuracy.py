@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tests.testdata import locate, testdata  # AUTSL is research-use: only in ../shared/testdata
 
@@ -29,6 +30,8 @@ MIN_VISIBILITY = 0.5
 MAX_BODY_MEDIAN_PX = 6.0  # visible body points
 MAX_FACE_MEDIAN_PX = 2.0
 MAX_HAND_MEDIAN_PX = 6.0
+
+pytestmark = pytest.mark.slow  # real MediaPipe in a worker process
 
 
 def reference_parts() -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -55,6 +58,7 @@ def distances(ours: np.ndarray, theirs: np.ndarray, mask: np.ndarray) -> tuple[f
 def test_autsl_against_reference(tmp_path: Path) -> None:
     testdata("signing", "autsl", VIDEO.name)  # skips, naming it, if absent
     testdata("signing", "autsl", REFERENCE.name)
+    pytest.importorskip("mediapipe")  # measured with MediaPipe's video mode
     from signpose.backends import make_backend
     from signpose.datasets import open_dataset
     from signpose.estimators import EstimatorSpec

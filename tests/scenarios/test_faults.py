@@ -13,13 +13,17 @@ import pytest
 from tests.e2e_helpers import (
     assert_same_run,
     index_lines,
+    send,
     signpose,
     start_signpose,
+    stopped_mid_run,
     temporaries,
     wait_for_index,
     wait_gone,
     worker_pids,
 )
+
+pytestmark = pytest.mark.slow  # the real estimator in signpose processes, run after run
 
 
 @pytest.fixture(scope="module")
@@ -34,13 +38,12 @@ def _index(run: Path) -> list[dict]:
 
 
 def test_worker_killed_mid_clip_is_retried_and_output_is_identical(phoenix_t_root: Path, undisturbed: Path, tmp_path: Path) -> None:
-    run = tmp_path / "run"
-    process = start_signpose("extract", phoenix_t_root, "-o", run, "--workers", 2, "--quiet")
-    wait_for_index(run, 1, process)
-    victims = worker_pids(process.pid)
-    assert victims, "no worker processes found"
-    os.kill(victims[0], signal.SIGKILL)  # busy: the queue still holds clips
-    _, stderr = process.communicate(timeout=300)
+    run, process, workers = stopped_mid_run(
+        lambda run: start_signpose("extract", phoenix_t_root, "-o", run, "--workers", 2, "--quiet"), tmp_path, 5
+    )
+    os.kill(workers[0], signal.SIGKILL)  # stopped mid-run, holding clips
+    send(workers[1:], signal.SIGCONT)
+    _, stderr = process.communicate(timeout=600)
     assert process.returncode == 0, stderr[-2000:]
     info = json.loads((run / "run.json").read_text())
     assert info["clips_retried"] >= 1
@@ -52,17 +55,17 @@ def test_worker_killed_mid_clip_is_retried_and_output_is_identical(phoenix_t_roo
 def test_ctrl_c_stops_keeps_finished_clips_and_resumes_to_identical_output(
     phoenix_t_root: Path, undisturbed: Path, tmp_path: Path
 ) -> None:
-    run = tmp_path / "run"
-    process = start_signpose("extract", phoenix_t_root, "-o", run, "--workers", 1, "--quiet")
-    wait_for_index(run, 1, process)
-    workers = worker_pids(process.pid)
+    clips = 5
+    run, process, workers = stopped_mid_run(
+        lambda run: start_signpose("extract", phoenix_t_root, "-o", run, "--workers", 1, "--quiet"), tmp_path, clips
+    )
     os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole group
-    _, stderr = process.communicate(timeout=20)
+    _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr[-2000:]
     assert "Resume with: signpose extract" in stderr
     wait_gone(workers)
     finished = {r["clip_id"]: r for r in _index(run) if r["status"] == "ok"}
-    assert 1 <= len(finished) < 5
+    assert 1 <= len(finished) < clips
     assert not temporaries(run)
     assert json.loads((run / "run.json").read_text())["status"] == "interrupted"
     kept = {clip: (run / r["pose_file"]).stat().st_mtime_ns for clip, r in finished.items()}

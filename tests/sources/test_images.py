@@ -19,20 +19,14 @@ from signpose.sources.frame import MAX_FRAME_PIXELS
 from tests.fifo_helpers import finishes
 from signpose.sources.images import PREFETCH_FRAMES, DecodedFrame, FrameError, decode_frames, read_frame
 
-from tests.testdata import locate, testdata  # tests/data, else ../shared/testdata
+from tests.testdata import signing_frames  # tests/data, else ../shared/testdata
 
-SIGNING_VIDEO = locate("signing", "slp_site_asl_different.mp4")
 
 
 def real_png(tmp_path: Path, name: str = "real.png") -> Path:
     """One real signing frame, 210x260 like PHOENIX, written as PNG by cv2."""
-    testdata("signing", "slp_site_asl_different.mp4")  # skips, naming it, if absent
-    capture = cv2.VideoCapture(str(SIGNING_VIDEO))
-    ok, bgr = capture.read()
-    capture.release()
-    assert ok, f"cannot read a frame of {SIGNING_VIDEO}"
     path = tmp_path / name
-    assert cv2.imwrite(str(path), cv2.resize(bgr, (210, 260)))
+    assert cv2.imwrite(str(path), signing_frames(count=1)[0][..., ::-1])
     return path
 
 

@@ -19,7 +19,7 @@ import pytest
 from signpose.model.clip import Clip
 from signpose.errors import ClipError
 from signpose.sources import open_frames
-from signpose.sources.video import VideoError, iter_rgb_frames, open_video_frames, probe_video
+from signpose.sources.video import VideoError, iter_rgb_frames, open_video_frames
 
 from tests.testdata import testdata  # tests/data, else ../shared/testdata
 
@@ -47,7 +47,7 @@ def make_video(path: Path, codec: str, rate: Fraction | int, frames: int, size=(
         if options:
             stream.options = options
         for i in range(frames):
-            image = np.full((size[1], size[0], 3), level(i), np.uint8)
+            image = np.full((size[1], size[0], 3), level(i) % 256, np.uint8)  # levels wrap past frame 13
             image[4:12, 4 + 4 * i : 12 + 4 * i] = 255
             frame = av.VideoFrame.from_ndarray(image, format="rgb24")
             if pts is not None:
@@ -98,12 +98,14 @@ def test_b_frames_come_out_in_presentation_order(tmp_path: Path) -> None:
 def test_variable_frame_rate_keeps_every_frame(tmp_path: Path) -> None:
     pts = [0, 33, 100, 110, 300, 333, 500, 700]  # milliseconds, irregular
     path = make_video(tmp_path / "vfr.mkv", "libx264", Fraction(30), len(pts), pts=pts)
-    info = probe_video(path)
+    source = open_video_frames(Clip("all", "vfr", path, kind="video"))
     with av.open(str(path)) as container:
         average = Fraction(container.streams.video[0].average_rate)
-    assert info.frames == len(pts)
-    assert info.rate == average and info.frame_rate == f"{average.numerator}/{average.denominator}"
-    assert frame_levels(iter_rgb_frames(path, info.frames)) == list(range(len(pts)))
+    assert source.fps == float(average) and source.frame_rate == f"{average.numerator}/{average.denominator}"
+    frames = list(source.frames)
+    assert [frame.name for frame in frames] == [f"{i:06d}" for i in range(len(pts))]
+    assert frame_levels(frame.image for frame in frames) == list(range(len(pts)))
+    assert frame_levels(iter_rgb_frames(path, len(pts))) == list(range(len(pts)))
 
 
 def test_decoding_is_deterministic(tmp_path: Path) -> None:
@@ -174,7 +176,7 @@ def test_corrupt_frame_mid_stream_names_file_and_frame(tmp_path: Path) -> None:
     data[position + 4 : position + size] = b"\xff" * (size - 4)
     path.write_bytes(bytes(data))
     with pytest.raises(VideoError, match=r"decoding failed at frame 5") as info:
-        probe_video(path)
+        list(open_video_frames(Clip("all", "lossless", path, kind="video")).frames)
     assert str(path) in str(info.value)
 
 
@@ -200,6 +202,7 @@ def run_bytes(run: Path) -> dict[str, bytes]:
     return {name: (run / name).read_bytes() for name in names}
 
 
+@pytest.mark.slow  # the real estimator in a signpose process and in workers
 def test_end_to_end_video_dataset(tmp_path: Path) -> None:
     signing = testdata("signing")
     from pose_format import Pose
@@ -220,10 +223,8 @@ def test_end_to_end_video_dataset(tmp_path: Path) -> None:
 
     dataset = open_dataset(data)
     assert dataset.layout == "video"
-    options = EstimatorSpec.of("mediapipe", dict(mode="video"))
-    one = extract(dataset, tmp_path / "one", options, make_backend("local", 1))
-    command = [sys.executable, "-m", "signpose", "extract", str(data), "-o", str(tmp_path / "two"),
-               "--workers", "2", "--mode", "video", "--quiet"]
+    one = extract(dataset, tmp_path / "one", EstimatorSpec.of("litert"), make_backend("local", 1))
+    command = [sys.executable, "-m", "signpose", "extract", str(data), "-o", str(tmp_path / "two"), "--workers", "2", "--quiet"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=os.environ | {"PYTHONUNBUFFERED": "1"})
     assert done.returncode == 1, done.stderr  # the broken files failed; the run went on
     assert "FAILED test/random" in done.stderr and "FAILED test/empty" in done.stderr
@@ -320,8 +321,6 @@ def test_display_matrix_rotation_is_applied_and_recorded(tmp_path: Path, counter
     expected_shape = (64, 48, 3) if clockwise in (90, 270) else (48, 64, 3)
     assert frames[0].shape == expected_shape
     assert [image.tobytes() for image in iter_rgb_frames(path)] == [image.tobytes() for image in frames]  # render sees the same
-    info = probe_video(path)
-    assert (info.width, info.height, info.rotation) == (expected_shape[1], expected_shape[0], clockwise)
 
 
 def test_unrotated_video_records_no_rotation(tmp_path: Path) -> None:

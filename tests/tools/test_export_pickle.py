@@ -7,13 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from signpose.tools.export_pickle import ExportSummary, export_pickle
-from signpose.tools.export_npz import export_npz
+from signpose.tools.export.keypoints_pickle import ExportSummary, export_pickle
+from signpose.tools.export.npz import export_npz
+from signpose.tools.export.common import LeftOut
 from signpose.formats.pose import read_pose_file
 from signpose.errors import SourceError
 from signpose.formats.safepickle import load_pickle
 from signpose.formats.keypoints_pickle import check_pickle
-from tests.runs_builder import PARTS, ClipSpec, build_run, deep_equal, holistic, make_keypoints, seed_dict, standard_clips
+from tests.runs_builder import PARTS, ClipSpec, build_run, deep_equal, holistic, make_keypoints, pickle_dict, standard_clips
 
 
 @pytest.fixture
@@ -24,8 +25,9 @@ def run(tmp_path) -> Path:
 def test_streamed_pickle_equals_the_in_memory_dict(run, tmp_path):
     out = tmp_path / "keypoints.pkl"
     summary = export_pickle(run, out)
-    assert summary == ExportSummary(splits=("train", "dev"), clips=3, frames=13, files=(out,))
-    expected = seed_dict(run, ["train", "dev"])
+    failed = LeftOut("train", "broken_clip", "failed", "cannot open")  # listed, not silently dropped
+    assert summary == ExportSummary(splits=("train", "dev"), clips=3, frames=13, files=(out,), left_out=(failed,))
+    expected = pickle_dict(run, ["train", "dev"])
     with out.open("rb") as handle:
         streamed = pickle.load(handle)
     assert deep_equal(streamed, expected)
@@ -57,7 +59,7 @@ def test_pickle_splits_filter(run, tmp_path):
     assert summary.splits == ("dev",) and summary.frames == 3 and summary.clips == 1
     data = load_pickle(out)
     assert set(data) == {"dev", "stats"} and set(data["stats"]) == {"dev"}
-    assert deep_equal(data, seed_dict(run, ["dev"]))
+    assert deep_equal(data, pickle_dict(run, ["dev"]))
     with pytest.raises(SourceError, match="no split 'test'"):
         export_pickle(run, tmp_path / "x.pkl", splits=["test"])
     assert not (tmp_path / "x.pkl").exists()

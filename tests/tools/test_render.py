@@ -17,7 +17,7 @@ from signpose.tools.render import BLANK, RenderError, find_clip, render_clip
 from signpose.run.record import ClipResult, ClipStatus
 from signpose.run.store import RunStore
 
-from tests.runs_builder import PARTS, holistic
+from tests.runs_builder import PARTS, append_records, holistic
 from tests.testdata import testdata  # tests/data, else ../shared/testdata
 
 WIDTH, HEIGHT = 95, 63  # odd on purpose: the mp4 writer must pad to even
@@ -74,10 +74,10 @@ def run(tmp_path: Path) -> Path:
         ("folders", frames, tuple(f"{i:04d}.png" for i in range(len(PRESENT)))),
     ]:
         pose_file, checksum = store.write_pose(split, "clip", to_pose_bytes(keypoints))
-        store.append(ClipResult(split, "clip", ClipStatus.OK, str(source), frames=len(PRESENT), detected=counts,
-                                pose_file=pose_file, checksum=checksum, frame_names=names, width=WIDTH, height=HEIGHT,
-                                fps=30000 / 1001, frame_rate="30000/1001"))
-    store.append(ClipResult("videos", "bad", ClipStatus.FAILED, str(data / "bad.mp4"), error="bad.mp4: not a readable video"))
+        append_records(store, ClipResult(split, "clip", ClipStatus.OK, str(source), frames=len(PRESENT), detected=counts,
+                                         pose_file=pose_file, checksum=checksum, frame_names=names, width=WIDTH, height=HEIGHT,
+                                         fps=30000 / 1001, frame_rate="30000/1001"))
+    append_records(store, ClipResult("videos", "bad", ClipStatus.FAILED, str(data / "bad.mp4"), error="bad.mp4: not a readable video"))
     store.finalize([("videos", "clip"), ("videos", "bad"), ("folders", "clip")])
     return store.root
 
@@ -180,8 +180,10 @@ def test_cli(run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert main(["render", str(run), "videos/clip", "-o", str(tmp_path / "c.png"), "--frames", "0"]) == 2
 
 
+@pytest.mark.slow  # real MediaPipe in a worker process
 def test_real_clip(tmp_path: Path) -> None:
     video = testdata("signing", "slp_site_asl_different.mp4")
+    pytest.importorskip("mediapipe")  # its video mode
     from signpose.backends import make_backend
     from signpose.datasets import open_dataset
     from signpose.estimators import EstimatorSpec

@@ -3,12 +3,14 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from signpose.tools.export_pickle import export_pickle
+from signpose.cli.main import main
+from signpose.tools.export.keypoints_pickle import export_pickle
 from signpose.formats.pose import read_pose_file
 from signpose.errors import SourceError, UnsafePickleError
 from signpose.tools.verify import SplitReport, VerifyReport, compare_sources
@@ -16,7 +18,7 @@ from tests.runs_builder import (
     ClipSpec,
     build_run,
     make_keypoints,
-    seed_dict,
+    pickle_dict,
     standard_clips,
     with_point,
     without_part,
@@ -136,7 +138,7 @@ def test_run_against_its_exported_pickle(run_a, tmp_path):
         assert {report.kind_a, report.kind_b} == {"run folder", "pickle"}
 
 
-def test_pickle_against_pickle_and_the_seed_manual_check(tmp_path):
+def test_pickle_against_pickle_and_the_manual_check_of_verify_distributed_results(tmp_path):
     single = export_pickle(build_run(tmp_path / "single", standard_clips()), tmp_path / "single.pkl").files[0]
     distributed = export_pickle(build_run(tmp_path / "dist", standard_clips()), tmp_path / "dist.pkl").files[0]
     assert compare_sources(single, distributed).equal
@@ -229,11 +231,11 @@ def test_report_json_and_text_shape(run_a, tmp_path):
 
 
 @pytest.mark.parametrize("protocol", [2, 4])
-def test_seed_written_pickle_matches_the_run(run_a, tmp_path, protocol):
-    # the seed pickled its dict in one go; protocol 2 spells array bytes via _codecs.encode
-    seed = tmp_path / "seed.pkl"
-    seed.write_bytes(pickle.dumps(seed_dict(run_a, ["train", "dev"]), protocol=protocol))
-    report = compare_sources(seed, run_a)
+def test_a_pickle_written_by_the_original_scripts_matches_the_run(run_a, tmp_path, protocol):
+    # the original scripts pickled their dict in one go; protocol 2 spells array bytes via _codecs.encode
+    written = tmp_path / "keypoints.pkl"
+    written.write_bytes(pickle.dumps(pickle_dict(run_a, ["train", "dev"]), protocol=protocol))
+    report = compare_sources(written, run_a)
     assert report.equal, report.to_text()
 
 
@@ -243,3 +245,71 @@ def test_clip_failed_on_one_side(run_a, tmp_path):
     dev = by_split(report)["dev"]
     assert (dev.clips_a, dev.clips_b, dev.missing_in_b.count) == (1, 0, 3) and not dev.stats_equal
     assert by_split(report)["train"].reasons == ()
+
+
+def _parquet_with_one_value_moved(source: Path, out: Path, steps: int) -> Path:
+    """A copy of a Parquet export whose first clip's first body x is ``steps`` float32 steps away."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    shutil.copytree(source, out)
+    path = out / "train.parquet"
+    table = pq.read_table(path)
+    column = table.column("keypoints").combine_chunks()
+    values = column.flatten().flatten().flatten().to_numpy().copy()
+    for _ in range(steps):
+        values[0] = np.nextafter(values[0], np.float32(2))
+    points = column.type.value_type.list_size
+    rebuilt = pa.ListArray.from_arrays(column.offsets, pa.FixedSizeListArray.from_arrays(pa.FixedSizeListArray.from_arrays(pa.array(values), 3), points))
+    table = table.set_column(table.column_names.index("keypoints"), "keypoints", rebuilt)
+    pq.write_table(table.replace_schema_metadata(pq.read_metadata(path).metadata), path, row_group_size=1)
+    return out
+
+
+def test_a_run_equals_its_parquet_export_bit_for_bit(run_a, tmp_path):
+    pytest.importorskip("pyarrow")
+    from signpose.tools.export.parquet import export_parquet
+
+    export_parquet(run_a, tmp_path / "pq")
+    for a, b in ((run_a, tmp_path / "pq"), (tmp_path / "pq", run_a), (tmp_path / "pq", export_pickle(run_a, tmp_path / "a.pkl").files[0])):
+        report = compare_sources(a, b)  # atol 0: bitwise, normalised float32 as every export holds them
+        assert report.equal, report.to_text()
+    assert {compare_sources(run_a, tmp_path / "pq").kind_b} == {"parquet"}
+    assert by_split(compare_sources(run_a, tmp_path / "pq"))["train"].stats_equal
+    one_split = compare_sources(run_a, tmp_path / "pq" / "dev.parquet", splits=["dev"])  # one file: one split
+    assert one_split.equal and main(["verify", str(run_a), str(tmp_path / "pq")]) == 0
+
+
+def test_a_parquet_export_one_float32_step_off_is_different(run_a, tmp_path):
+    pytest.importorskip("pyarrow")
+    from signpose.tools.export.parquet import export_parquet
+
+    export_parquet(run_a, tmp_path / "pq")
+    changed = _parquet_with_one_value_moved(tmp_path / "pq", tmp_path / "changed", steps=1)
+    report = compare_sources(run_a, changed)
+    pose = part(by_split(report)["train"], "pose")
+    assert not report.equal and pose.over_atol == 1 and 0 < pose.max_abs_diff < 1e-7
+    assert pose.max_diff_at.endswith(f"{HEUTE}/1/0000.png")
+    assert compare_sources(run_a, changed, atol=1e-6).equal
+    assert main(["verify", str(run_a), str(changed)]) == 1
+
+
+def test_parquet_values_are_the_pose_pixels_over_the_size(run_a, tmp_path):
+    """What equal means: a Parquet export holds float32(pixel / width) (and / height) of the
+    .pose file's float32 pixels, the values signpose's reader gives; times the size they are
+    those pixels again within one float32 step (checked here), not always bit for bit."""
+    pytest.importorskip("pyarrow")
+    from pose_format import Pose
+
+    from signpose.tools.export.parquet import export_parquet
+
+    export_parquet(run_a, tmp_path / "pq")
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(tmp_path / "pq" / "train.parquet")
+    pose = Pose.read((run_a / "train" / f"{HEUTE}.pose").read_bytes())
+    pixels = np.asarray(pose.body.data.data[:, 0], np.float32)
+    points = np.array(table.column("keypoints")[0].as_py(), np.float32)
+    width, height = pose.header.dimensions.width, pose.header.dimensions.height
+    assert points.tobytes() == (pixels.astype(np.float64) / [width, height, 1]).astype(np.float32).tobytes()
+    back = points * np.array([width, height, 1], np.float32)
+    assert np.all(np.abs(back - pixels) <= np.spacing(np.abs(pixels)))

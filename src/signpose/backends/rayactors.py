@@ -1,9 +1,10 @@
-"""The Ray backend's actors: the worker that runs items (started with the GPUs it asks for,
-killed), and the board where their heartbeats meet (one per run, no CPU), read by the
-driver's stall watchdog."""
+"""The Ray backend's actors: the worker that runs items and honours the function's hooks
+(started with the GPUs it asks for, killed), and the board where their heartbeats meet
+(one per run, no CPU), read by the driver's stall watchdog."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -12,39 +13,94 @@ import ray
 from ray.exceptions import RayError
 
 from signpose.backends import liveness
+from signpose.backends.base import WorkerFunction
 from signpose.errors import BackendError
 
 
 class SignposeWorker:
-    """One actor. The function is fetched the first time an item needs it (not in the
-    constructor) because check() runs on the same actors before the function is known;
-    it is cached, so it is unpickled once per actor and keeps its state (the model)."""
+    """One actor, running one WorkerFunction for its life, with its hooks as a local worker
+    process honours them: ``start()`` as it gets the function (made with it, or ``load``ed
+    when made earlier by check(), before the function was known); ``prepare(item)`` as soon
+    as it is ``tell``-ed of items coming to it, on a thread of its own (the ``inbox``
+    concurrency group) while an item runs; ``run`` runs one item at a time.
 
-    def __init__(self) -> None:
+    The function comes as a reference inside a list, so Ray does not resolve (and unpickle)
+    it per call; it is fetched once per actor and keeps its state (the model). Each item
+    comes with a ticket, its number in this run: it is prepared once, by ``tell`` or, should
+    ``run`` come first, by ``run`` just before the call."""
+
+    def __init__(self, boxed_fn: list | None = None) -> None:
+        self._loading = threading.Lock()  # start() runs once, before any prepare or call
+        self._claiming = threading.Lock()
         self._fn_ref: str | None = None
-        self._fn: Callable[[Any], Any] | None = None
+        self._fn: WorkerFunction | None = None
+        self._prepared: dict[int, threading.Event] = {}  # ticket -> set once its item is prepared
+        self._ready = threading.Event()  # an item prepared and run: its ticket's event from then on
+        self._ready.set()
+        if boxed_fn is not None:
+            self._function(boxed_fn)
+
+    def _function(self, boxed_fn: list) -> WorkerFunction:
+        with self._loading:
+            if self._fn is None or self._fn_ref != boxed_fn[0].hex():
+                fn = ray.get(boxed_fn[0])
+                fn.start()
+                self._fn, self._fn_ref = fn, boxed_fn[0].hex()
+            return self._fn
+
+    def _claim(self, ticket: int) -> threading.Event | None:
+        """None: the caller prepares this ticket's item now (and then sets its event);
+        else the event that is set once it is prepared."""
+        with self._claiming:
+            event = self._prepared.get(ticket)
+            if event is None:
+                self._prepared[ticket] = threading.Event()
+            return event
+
+    def _prepare(self, fn: WorkerFunction, ticket: int, item: Any) -> None:
+        """Prepare the item unless that was done, or is being done (then wait for it)."""
+        event = self._claim(ticket)
+        if event is not None:
+            event.wait()
+            return
+        try:
+            fn.prepare(item)
+        finally:
+            self._prepared[ticket].set()
 
     def run_probe(self, probe: Callable[[], None]) -> None:
         probe()
 
-    def run(self, boxed_fn: list, item: Any, beat: tuple | None = None) -> Any:
-        # The reference comes inside a list so Ray does not resolve (and unpickle) it per call.
-        if self._fn_ref != boxed_fn[0].hex():
-            self._fn, self._fn_ref = ray.get(boxed_fn[0]), boxed_fn[0].hex()
+    @ray.method(num_returns=0)
+    def load(self, boxed_fn: list) -> None:
+        self._function(boxed_fn)
+
+    @ray.method(concurrency_group="inbox", num_returns=0)
+    def tell(self, boxed_fn: list, items: list[tuple[int, Any]]) -> None:
+        fn = self._function(boxed_fn)
+        for ticket, item in items:
+            self._prepare(fn, ticket, item)
+
+    def run(self, boxed_fn: list, ticket: int, item: Any, beat: tuple | None = None) -> Any:
+        fn = self._function(boxed_fn)
+        self._prepare(fn, ticket, item)  # by a tell that came first, or now
+        self._prepared[ticket] = self._ready  # a tell coming after this leaves it be
         liveness.install(_RayBeat(*beat) if beat else None)
         try:
-            return self._fn(item)
+            return fn(item)
         finally:
             liveness.install(None)
 
 
-RemoteWorker = ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(SignposeWorker)
+RemoteWorker = ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0, concurrency_groups={"inbox": 1})(SignposeWorker)
 
 
-def start_worker(gpus: float = 0) -> Any:
+def start_worker(gpus: float = 0, boxed_fn: list | None = None) -> Any:
     """A new worker actor; with ``gpus`` > 0 it holds that many GPUs (Ray sets its
-    CUDA_VISIBLE_DEVICES to them, so no two whole-GPU workers share one)."""
-    return (RemoteWorker.options(num_gpus=gpus) if gpus else RemoteWorker).remote()
+    CUDA_VISIBLE_DEVICES to them, so no two whole-GPU workers share one). Given the
+    function (``boxed_fn``), it starts it as it is made."""
+    actor = RemoteWorker.options(num_gpus=gpus) if gpus else RemoteWorker
+    return actor.remote(boxed_fn) if boxed_fn is not None else actor.remote()
 
 
 def gpu_workers(requested: int | None, gpus_per_worker: float) -> int:
@@ -63,6 +119,7 @@ def gpu_workers(requested: int | None, gpus_per_worker: float) -> int:
         raise BackendError(f"the Ray cluster has {gpus:g} GPU{plural}: {wanted} worker(s) of {each} need"
                            f" {wanted * gpus_per_worker:g}" + (f"; ask for at most {fits}" if fits else ""))
     return wanted
+
 
 def kill(actors: list) -> None:
     for actor in actors:

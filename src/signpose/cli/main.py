@@ -1,4 +1,5 @@
-"""Command line: the only place that prints and chooses exit codes."""
+"""The ``signpose`` command: runs a subcommand (arguments: ``parser``) and is, with the
+original scripts' command lines (``scripts``), the only place that prints and chooses exit codes."""
 
 from __future__ import annotations
 
@@ -6,127 +7,10 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
-from signpose import __version__
+from signpose.cli.parser import build_parser
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-DESCRIPTION = """\
-signpose: MediaPipe Holistic keypoints (body, face, hands, and the body's world
-coordinates) for every frame of a sign-language dataset -- RWTH-PHOENIX-Weather 2014-T,
-PHOENIX-2014, a folder of frame folders, a folder of videos, or one video -- on one core,
-all cores, or a Ray cluster, with the same bytes out however the work was split."""
-
-EPILOG = """\
-examples:
-  signpose extract /data/PHOENIX-2014-T-release-v3 -o runs/phoenix-t
-  signpose extract clip.mp4 -o runs/one-clip --mode video
-  signpose verify runs/phoenix-t runs/phoenix-t-other-machine
-  signpose export runs/phoenix-t phoenix-t.pkl
-  signpose render runs/phoenix-t train/<clip> -o sheet.png
-  signpose report runs/phoenix-t -o report.html
-
-exit status: 0 done (or equal, for verify); 1 some clips failed (or inputs differ);
-2 usage, dataset, input or output-folder error (one line on stderr); 130 interrupted
-(resumable: run the same command again)."""
-
-
-def _add_extract(commands) -> None:
-    from signpose.estimators import REGISTRY
-
-    parser = commands.add_parser(
-        "extract", help="extract keypoints of a dataset into a run folder",
-        description="Extract keypoints of every clip of a dataset into a run folder (resumable).",
-    )  # fmt: skip
-    parser.add_argument("dataset", type=Path, help="dataset root (PHOENIX-2014-T, PHOENIX-2014, a folder of clip folders or of videos), one video file, or a video manifest .csv")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="run folder to write (created; resumed if it holds a run)")
-    parser.add_argument("--workers", "--num_workers", "--num-workers", dest="workers", type=int, default=None,
-                        help="worker processes (default: all cores; --estimator torch: one per GPU, else 1)")
-    parser.add_argument("--estimator", choices=sorted(REGISTRY), default=None,
-                        help="litert: signpose's own Holistic graph on LiteRT, the CPU (default; a run being resumed keeps"
-                             " the estimator it was started with); mediapipe: MediaPipe Holistic itself (pip install"
-                             " 'signpose[mediapipe]', Python 3.10-3.12); torch: the same graph batched in PyTorch (GPU)")
-    parser.add_argument("--mode", choices=["image", "video", "frame"], default=None,
-                        help="frame: every frame on its own, a function of its own pixels alone (litert and torch: the only"
-                             " mode). --estimator mediapipe: image (its default), static image mode, each clip on a fresh"
-                             " graph; video: tracking between frames (faster, smoother); frame: a fresh graph per frame")
-    parser.add_argument("--refine-face", action="store_true", help="478 face points (adds irises)")
-    parser.add_argument("--no-world-landmarks", dest="world_landmarks", action="store_false",
-                        help="leave out POSE_WORLD_LANDMARKS: 543-point files as signpose 0.1 wrote them (default: the standard 576)")
-    parser.add_argument("--model-complexity", type=int, choices=[0, 1, 2], default=1,
-                        help="pose model size; only 1 ships (with signpose, and with mediapipe 0.10.21)")
-    parser.add_argument("--min-detection-confidence", type=float, default=0.5,
-                        help="MediaPipe's detection threshold, 0..1 (default 0.5)")
-    parser.add_argument("--min-tracking-confidence", type=float, default=0.5,
-                        help="MediaPipe's tracking threshold, 0..1 (default 0.5): the body's presence score must pass it")
-    parser.add_argument("--device", default=None, help="torch estimator: cuda or cpu (default: cuda when available)")
-    parser.add_argument("--batch-size", type=int, default=None, help="torch estimator: frames per batch")
-    parser.add_argument("--max-frame-megapixels", type=float, default=50.0,
-                        help="a frame declaring more pixels than this (in its header) is a failed frame, never decoded (default 50)")
-    parser.add_argument("--max-frame-mb", type=float, default=200.0,
-                        help="an image file larger than this is a failed frame, never read (default 200)")
-    parser.add_argument("--layout", default="auto", help="dataset layout: auto (default), phoenix-2014-t, phoenix-2014, folder, video")
-    parser.add_argument("--splits", nargs="+", default=None, help="only these splits (e.g. train dev)")
-    parser.add_argument("--max_samples_per_split", "--max-samples-per-split", dest="max_samples_per_split", type=int,
-                        default=None, help="only the first N clips of each split")
-    parser.add_argument("--overwrite", action="store_true", help="discard an earlier run in the output folder")
-    parser.add_argument("--backend", choices=["local", "ray"], default="local",
-                        help="local: worker processes on this machine (default); ray: actors on a Ray cluster")
-    parser.add_argument("--stall-timeout", type=float, default=None, metavar="SECONDS",
-                        help="a worker that finishes no frame for this long (or 10x the longest pause seen, if more) is"
-                             " killed and its clip retried (default 300; env SIGNPOSE_STALL_TIMEOUT)")
-    parser.add_argument("--ray-address", default=None, help="Ray cluster address (default: RAY_ADDRESS, else a local Ray)")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-
-
-def _add_export(commands) -> None:
-    parser = commands.add_parser("export", help="write a run as the seed's pickle schema, or as arrays")
-    parser.add_argument("run", type=Path, help="run folder, or a folder of .pose files")
-    parser.add_argument("output", type=Path, help="out.pkl (pickle) or a folder (npz: one <split>.npz each)")
-    parser.add_argument("--format", choices=["pickle", "npz"], default="pickle",
-                        help="pickle: the seed's schema (default); npz: one <split>.npz of arrays per split")
-    parser.add_argument("--splits", nargs="+", default=None, help="only these splits (default: all)")
-
-
-def _add_verify(commands) -> None:
-    parser = commands.add_parser("verify", help="compare two runs, .pose folders or seed pickles; exit 0 when equal")
-    parser.add_argument("a", type=Path, help="run folder, folder of .pose files, or seed-schema pickle")
-    parser.add_argument("b", type=Path, help="run folder, folder of .pose files, or seed-schema pickle")
-    parser.add_argument("--splits", nargs="+", default=None, help="only these splits (default: all)")
-    parser.add_argument("--atol", type=float, default=0.0, help="largest allowed absolute difference (default 0: bitwise)")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
-
-
-def _add_render(commands) -> None:
-    parser = commands.add_parser("render", help="draw a clip's keypoints over its frames (.mp4, .gif, or a .png contact sheet)")
-    parser.add_argument("run", type=Path, help="run folder, or a folder of .pose files")
-    parser.add_argument("clip", help="clip id, or split/clip")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="out.mp4, out.gif, or out.png (a sheet of --frames frames)")
-    parser.add_argument("--split", default=None, help="the clip's split (needed only when the clip id is in several splits)")
-    parser.add_argument("--no-video", action="store_true", help="draw on a blank canvas instead of the clip's frames")
-    parser.add_argument("--frames", type=int, default=12, help="frames on a .png contact sheet (default 12)")
-
-
-def _add_report(commands) -> None:
-    parser = commands.add_parser("report", help="write a self-contained HTML report of a run")
-    parser.add_argument("run", type=Path, help="run folder")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="report.html to write")
-    parser.add_argument("--lowest", type=int, default=8, help="show the N clips with the least hand detection (default 8)")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="signpose", description=DESCRIPTION, epilog=EPILOG,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"signpose {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
-    _add_extract(commands)
-    _add_export(commands)
-    _add_verify(commands)
-    _add_render(commands)
-    _add_report(commands)
-    return parser
-
 
 def _error(message: str) -> int:
     print(f"signpose: error: {message}", file=sys.stderr)
@@ -137,29 +21,6 @@ def _os_error(error: OSError) -> str:
     """One line naming the file and the problem."""
     where = f"{error.filename}: " if error.filename else ""
     return f"{where}{error.strerror or error}"
-
-
-def _estimator_spec(args: argparse.Namespace, name: str):
-    """The estimator ``name`` with the options given; ``--mode`` left unsaid is the
-    estimator's own default (mediapipe: image; litert and torch: frame)."""
-    from signpose.errors import EstimatorError
-    from signpose.estimators import EstimatorSpec, default_options
-
-    params: dict = {
-        "mode": args.mode or default_options(name).get("mode", "frame"),
-        "refine_face": args.refine_face,
-        "model_complexity": args.model_complexity,
-        "min_detection_confidence": args.min_detection_confidence,
-        "min_tracking_confidence": args.min_tracking_confidence,
-        "world_landmarks": args.world_landmarks,
-    }
-    for option, value in (("device", args.device), ("batch_size", args.batch_size)):
-        if value is None:
-            continue
-        if option not in default_options(name):
-            raise EstimatorError(f"--{option.replace('_', '-')} is an option of --estimator torch, not of {name}")
-        params[option] = value
-    return EstimatorSpec.of(name, params)
 
 
 def _frame_limits(args: argparse.Namespace):
@@ -212,40 +73,33 @@ def run_extract(args: argparse.Namespace) -> int:
 
 
 def _run_extract(args: argparse.Namespace) -> int:
-    from signpose.backends import make_backend
-    from signpose.extract.workers import plan_workers
-    from signpose.datasets import open_dataset
-    from signpose.extract.gpus import gpu_plan
-    from signpose.run.lock import run_lock
+    from functools import partial
+
     from signpose.cli.progress import format_progress
-    from signpose.estimators import DEFAULT, make_estimator
-    from signpose.extract.driver import extract, recorded_estimator
+    from signpose.extract.driver import run_extraction
+    from signpose.extract.plan import Request, make_plan
 
-    limits = _frame_limits(args)
-    # The lock first: nothing in the output folder is read or written (options, dataset,
-    # overwrite) while another run may be using it.
-    with run_lock(args.output):
-        # A run being resumed keeps its estimator unless another is asked for.
-        name = args.estimator or (None if args.overwrite else recorded_estimator(args.output)) or DEFAULT
-        spec = _estimator_spec(args, name)
-        estimator = make_estimator(spec)  # checks the options; its hints size the workers
-        dataset = open_dataset(args.dataset, args.layout, args.splits, args.max_samples_per_split)
-        gpus = gpu_plan(estimator=name, backend=args.backend, workers=args.workers, device=args.device)
-        workers = gpus.workers  # torch: one process per GPU (it batches frames itself), pinned to it
-        if args.backend == "local":
-            plan = plan_workers(workers, per_core=estimator.hints.workers_per_core, worker_memory=estimator.hints.worker_memory)
-            if plan.note:
-                print(f"signpose: note: {plan.note}", file=sys.stderr)
-            workers = plan.workers
-        backend = make_backend(args.backend, workers, args.ray_address, stall_timeout=args.stall_timeout, gpus=gpus.gpus)
-        show = not args.quiet and sys.stderr.isatty()
+    request = Request(
+        dataset=args.dataset, estimator=args.estimator, layout=args.layout, backend=args.backend,
+        splits=tuple(args.splits) if args.splits else None, max_samples_per_split=args.max_samples_per_split,
+        workers=args.workers, ray_address=args.ray_address, stall_timeout=args.stall_timeout,
+        workers_per_gpu=args.workers_per_gpu,
+        options={"mode": args.mode, "refine_face": args.refine_face, "model_complexity": args.model_complexity,
+                 "min_detection_confidence": args.min_detection_confidence,
+                 "min_tracking_confidence": args.min_tracking_confidence, "world_landmarks": args.world_landmarks,
+                 "device": args.device, "batch_size": args.batch_size},
+    )  # fmt: skip
+    show = not args.quiet and sys.stderr.isatty()
 
-        def on_progress(progress) -> None:
-            if show:
-                print("\r" + format_progress(progress) + "\x1b[K", end="", file=sys.stderr, flush=True)
+    def on_progress(progress) -> None:
+        if show:
+            print("\r" + format_progress(progress) + "\x1b[K", end="", file=sys.stderr, flush=True)
 
-        summary = extract(dataset, args.output, spec, backend, args.overwrite, on_progress, args.backend, limits, locked=True,
-                          estimator=estimator)
+    def note(text: str) -> None:
+        print(f"signpose: note: {text}", file=sys.stderr)
+
+    summary = run_extraction(args.output, partial(make_plan, request, note=note), overwrite=args.overwrite,
+                             on_progress=on_progress, limits=_frame_limits(args))  # fmt: skip
     if show:
         print(file=sys.stderr)
     print(
@@ -278,12 +132,18 @@ def _run_extract(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from signpose.tools.export_pickle import export_pickle
-    from signpose.tools.export_npz import export_npz
+    from signpose.tools.export import export
 
-    write = export_npz if args.format == "npz" else export_pickle
-    summary = write(args.run, args.output, args.splits)
-    print(f"{args.output}: {summary.frames} frames of {summary.clips} clips ({', '.join(summary.splits)})", file=sys.stderr)
+    summary = export(args.run, args.output, format=args.format, splits=args.splits)
+    for clip in summary.left_out:
+        print(f"  left out {clip.split}/{clip.clip_id} ({clip.kind}): {clip.reason}", file=sys.stderr)
+    where = "listed above, and in each file's metadata" if args.format == "parquet" else "listed above"
+    left = f"; {len(summary.left_out)} clip(s) left out ({where})" if summary.left_out else ""
+    print(f"{args.output}: {summary.frames} frames of {summary.clips} clips ({', '.join(summary.splits)}){left}", file=sys.stderr)
+    if summary.unreadable:  # an ok clip whose .pose is missing or damaged: the export is not the run
+        print(f"{len(summary.unreadable)} clip(s) left out because their .pose file cannot be read or changed since the run",
+              file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK
 
 

@@ -1,8 +1,9 @@
-"""The seed project's three commands, kept working verbatim as thin layers over the CLI.
+"""The command lines of data/extract_phoenix_keypoints.py, data/extract_phoenix_keypoints_distributed.py
+and verify_distributed_results.py, kept working verbatim as thin layers over the CLI.
 
-The seed kept every keypoint in memory and wrote one pickle at the end. Here the work goes
-to a run folder next to the pickle (``single.pkl`` -> ``single.run/``), so an interrupted
-run resumes, and the pickle is exported from it in the seed's exact schema.
+Those scripts kept every keypoint in memory and wrote one pickle at the end. Here the work
+goes to a run folder next to the pickle (``single.pkl`` -> ``single.run/``), so an
+interrupted run resumes, and the keypoints pickle is exported from it in their exact schema.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from signpose.cli.main import EXIT_OK, main
 def _extract_parser(description: str, default_workers: int | None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--dataset_path", required=True, help="PHOENIX-2014-T release root (or any signpose dataset)")
-    parser.add_argument("--output_path", required=True, type=Path, help="pickle to write (seed schema)")
+    parser.add_argument("--output_path", required=True, type=Path, help="keypoints pickle to write")
     parser.add_argument("--max_samples_per_split", type=int, default=None)
     parser.add_argument("--splits", nargs="+", default=None)
     parser.add_argument("--num_workers", type=int, default=default_workers)

@@ -79,6 +79,9 @@ class LiteRTRuntime:
     def __init__(self, *, threads: int = 1) -> None:
         Interpreter = _interpreter_class()
         self.cv2 = opencv()
+        # One thread per worker for the crops too: as many workers as cores keep them busy,
+        # and OpenCV's own pool would only contend with them.
+        self.cv2.setNumThreads(1)
         self.nets: dict[Network, _Net] = {}
         # seconds per crop and network (crop_<network>, net_<network>) while ``profile`` is set (the bench)
         self.profile = False

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
 from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
@@ -24,9 +23,9 @@ Mode = Literal["image", "video", "frame"]
 MODES = ("image", "video", "frame")
 # A frame with no person in it. After it, no face or hand rectangle of an earlier frame
 # survives in the graph, so a static-image-mode graph is bitwise in a fresh graph's state
-# (measured on every frame of the real test clips), for ~13 ms of CPU instead of reset()'s
-# ~195 ms re-initialisation. In video mode the landmark smoothing filters keep state
-# through it: there, only reset() gives a fresh graph.
+# (a test checks it on the real test clips), far cheaper than reset()'s re-initialisation
+# (README, "The determinism guarantee"). In video mode the landmark smoothing filters
+# keep state through it: there, only reset() gives a fresh graph.
 CLEAR_FRAME = np.zeros((8, 8, 3), np.uint8)
 _POSE_LANDMARK_MODELS = {0: "pose_landmark_lite.tflite", 1: "pose_landmark_full.tflite", 2: "pose_landmark_heavy.tflite"}
 # Where MediaPipe publishes the pose models its wheel leaves out.
@@ -81,8 +80,8 @@ class MediaPipeHolistic(EstimatorBase):
     which worker ran it or what it ran before.
     """
 
-    # One graph keeps ~1.3 cores busy when it can (bench/README.md): 1.5 workers per core on
-    # machines above 4 cores; a worker's peak RSS is ~0.55 GB.
+    # One graph keeps more than a core busy when it can: 1.5 workers per core on machines
+    # above 4 cores, ~0.55 GB each (README, "Choosing --workers").
     hints = Hints(preload=("mediapipe.python.solutions.holistic",), workers_per_core=1.5, worker_memory=int(0.55 * 2**30))
 
     def __init__(

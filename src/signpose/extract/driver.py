@@ -1,9 +1,9 @@
-"""A whole extraction: pick the clips still to do, run them on a backend, record each one
-as it finishes, and leave the run folder consistent however the run ends."""
+"""A whole extraction, one straight way: lock the run folder, open the dataset, decide the
+estimator and the workers, run the clips still to do on a backend, record each one as it
+finishes, and leave the run folder consistent however the run ends."""
 
 from __future__ import annotations
 
-import os
 import platform
 import time
 from collections.abc import Callable
@@ -17,18 +17,17 @@ from typing import Any, Literal
 
 from signpose import __version__
 from signpose.backends.base import Backend
-from signpose.model.clip import Clip, Dataset
-from signpose.errors import OutputError, StoreError
-from signpose.estimators import Estimator, EstimatorSpec
-from signpose.sources.fingerprint import input_fingerprint
+from signpose.errors import OutputError
+from signpose.estimators import Estimator, EstimatorSpec, make_estimator
 from signpose.extract.machine import describe_machine
+from signpose.extract.resume import Work, check_same_dataset, check_same_estimator, work
 from signpose.extract.worker import ClipProcessor, check_access, failed_result
-from signpose.sources import FrameLimits
-from signpose.run.reader import RunReader
-from signpose.run.record import ClipResult, ClipStatus, ErrorKind
+from signpose.model.clip import Dataset
+from signpose.run.guard import output_errors
 from signpose.run.lock import run_lock
-from signpose.run.guard import describe_output_error, is_output_problem
-from signpose.run.store import INDEX, RunStore
+from signpose.run.record import ClipResult, ClipStatus, ErrorKind
+from signpose.run.store import RunStore
+from signpose.sources import FrameLimits
 
 RunStatus = Literal["complete", "interrupted", "stopped"]
 
@@ -68,18 +67,48 @@ class RunSummary:
         return self.frames_processed / self.elapsed if self.elapsed > 0 else 0.0
 
 
-@dataclass
-class _Tally:
-    """Clips and frames recorded so far (on disk), and when the last one was."""
+@dataclass(frozen=True)
+class Plan:
+    """What a run needs once the folder is locked: the dataset, the estimator (its spec and
+    the driver's own instance, for provenance and hints) and the backend to run it on."""
 
-    last: float
-    processed: int = 0
-    frames: int = 0
+    dataset: Dataset
+    spec: EstimatorSpec
+    estimator: Estimator
+    backend: Backend
+    backend_name: str = "local"
+    facts: dict[str, Any] = field(default_factory=dict)  # more for run.json (the GPU plan...)
 
-    def count(self, result: ClipResult) -> None:
-        self.processed += 1
-        self.frames += result.frames
-        self.last = time.monotonic()
+
+def extract(dataset: Dataset, out: Path, spec: EstimatorSpec, backend: Backend, overwrite: bool = False,
+            on_progress: Callable[[Progress], None] | None = None, backend_name: str = "local",
+            limits: FrameLimits = FrameLimits()) -> RunSummary:
+    """Extract keypoints for every clip of ``dataset`` not already done in ``out`` (the
+    library's way in: dataset, estimator and backend chosen by the caller)."""
+    return run_extraction(out, lambda previous: Plan(dataset, spec, make_estimator(spec), backend, backend_name),
+                          overwrite=overwrite, on_progress=on_progress, limits=limits)  # fmt: skip
+
+
+def run_extraction(out: Path, plan: Callable[[dict[str, Any] | None], Plan], *, overwrite: bool = False,
+                   on_progress: Callable[[Progress], None] | None = None, limits: FrameLimits = FrameLimits()) -> RunSummary:
+    """The run: ``out``'s lock is held throughout (RunBusyError if another run holds it);
+    ``plan`` is asked, under the lock, with the run info the folder holds (None: none, or
+    ``overwrite``) for what to run, before anything in the folder changes.
+
+    A write into ``out`` that fails for every clip alike (disk full, read-only, no
+    permission) stops the run: finished clips are kept, run.json says "stopped" with the
+    reason, and OutputError is raised; rerunning resumes."""
+    out = Path(out)
+    with run_lock(out):
+        store = RunStore(out)
+        # planned before anything in the folder changes: a bad option never costs a run its --overwrite
+        chosen = plan(None if overwrite else store.read_run_info())
+        with output_errors(out):
+            store.prepare(overwrite)
+            previous = store.read_run_info()
+        check_same_estimator(previous, chosen.spec, out)
+        check_same_dataset(previous, chosen.dataset, out)
+        return _Extraction(store, chosen, work(chosen.dataset, out), limits, on_progress).run()
 
 
 def _now() -> str:
@@ -93,225 +122,118 @@ def _version(package: str) -> str:
         return "not installed"
 
 
-def _first_readable(clips: list[Clip], look: int = 20) -> Path | None:
-    """The first clip source that exists here, to prove the workers can read it too. A
-    missing clip folder is that clip's failure, not the run's."""
-    return next((clip.source for clip in clips[:look] if clip.source.exists()), None)
+class _Extraction:
+    """One run of ``plan`` over ``work`` into ``store``: run info, drain, finish."""
 
+    def __init__(self, store: RunStore, plan: Plan, work: Work, limits: FrameLimits,
+                 on_progress: Callable[[Progress], None] | None) -> None:
+        self.store, self.plan, self.work, self.limits = store, plan, work, limits
+        self.report = on_progress or (lambda progress: None)
+        self.out = store.root
+        self.processor = ClipProcessor(plan.spec, self.out, limits, plan.estimator)
+        self.info = self._run_info()
+        self.frames = self.processed = self.retried = 0
+        self.last = self.started = time.monotonic()
+        self.stop: OutputError | None = None
 
-def _done_clips(store: RunStore) -> dict[tuple[str, str], str | None]:
-    return RunReader(store.root).done_clips() if (store.root / INDEX).is_file() else {}
+    def _run_info(self) -> dict[str, Any]:
+        plan, dataset = self.plan, self.plan.dataset
+        return {
+            "signpose_version": __version__,
+            "pose_format_version": _version("pose-format"),
+            "python_version": platform.python_version(),
+            "estimator": plan.spec.to_json() | {"provenance": plan.estimator.provenance()},
+            "machine": describe_machine(),
+            "dataset_root": str(dataset.root),
+            "layout": dataset.layout,
+            "splits": list(dataset.splits),
+            "backend": plan.backend_name,
+            "workers": plan.backend.workers,
+            **plan.facts,
+            "clips_total": len(self.work.keys),
+            "clips_skipped": self.work.skipped,
+            "clips_changed": self.work.changed,
+            "started": _now(),
+        }
 
+    def run(self) -> RunSummary:
+        with output_errors(self.out):
+            self.store.write_run_info(self.info | {"status": "running"})
+        todo = list(self.work.todo)
+        if todo:
+            first = next((clip.source for clip in todo[:20] if clip.source.exists()), None) or self.plan.dataset.root
+            self.plan.backend.check(partial(check_access, first, self.out))
+        self.started = self.last = time.monotonic()
+        self.report(Progress(0, len(todo), 0, 0.0))
+        status: RunStatus = "complete"
+        try:
+            self._drain(todo)
+        except KeyboardInterrupt:
+            status = "interrupted"
+        finally:
+            status = self._finish(status)
+        if self.stop is not None:
+            raise self.stop
+        return self._summary(status)
 
-def _changed_clips(clips: list[Clip], done: dict[tuple[str, str], str | None]) -> set[tuple[str, str]]:
-    """Done clips whose input fingerprint differs from the one recorded when they were done
-    (records without one, from older runs, are trusted)."""
-    return {
-        (clip.split, clip.clip_id)
-        for clip in clips
-        if done.get((clip.split, clip.clip_id)) is not None and input_fingerprint(clip) != done[(clip.split, clip.clip_id)]
-    }
+    def _synced(self, total: int, result: ClipResult) -> None:
+        """On the journal's thread, once the record is on disk: counted, reported."""
+        self.processed += 1
+        self.frames += result.frames
+        self.last = time.monotonic()
+        self.report(Progress(self.processed, total, self.frames, self.last - self.started, result))
 
-
-def _inside(path: Path, folder: str) -> bool:
-    return os.path.abspath(path).startswith(folder + os.sep) or os.path.realpath(path).startswith(folder + os.sep)
-
-
-def recorded_estimator(out: Path) -> str | None:
-    """The name of the estimator the run in ``out`` was started with (None: no run there,
-    or none recorded)."""
-    try:
-        recorded = (RunStore(out).read_run_info() or {}).get("estimator")
-    except (OSError, ValueError, AttributeError):
-        return None
-    name = recorded.get("name") if isinstance(recorded, dict) else None
-    return name if isinstance(name, str) else None
-
-
-def _check_same_dataset(previous: dict[str, Any] | None, dataset: Dataset, out: Path) -> None:
-    if previous is None or "dataset_root" not in previous:
-        return
-    root, layout = previous.get("dataset_root"), previous.get("layout")
-    same_root = root == str(dataset.root) or (
-        isinstance(root, str) and os.path.exists(root) and os.path.exists(dataset.root) and os.path.samefile(root, dataset.root)
-    )
-    if same_root and layout == dataset.layout:
-        return
-    raise StoreError(
-        f"{out}: holds a run of {root} (layout {layout}), not of {dataset.root} (layout {dataset.layout});"
-        " use --overwrite or another folder"
-    )
-
-
-def _check_same_estimator(previous: dict[str, Any] | None, spec: EstimatorSpec, out: Path) -> None:
-    if previous is None:
-        return
-    recorded = previous.get("estimator")
-    before = {"name": recorded.get("name"), "params": recorded.get("params")} if isinstance(recorded, dict) else None
-    if before == spec.to_json():
-        return
-    shown = f"{before['name']} {before['params']}" if before else "an older signpose (no estimator recorded)"
-    raise StoreError(
-        f"{out}: holds a run made with other options ({shown}); resuming with {spec.name} {spec.options}"
-        " would mix them. Use --overwrite to start over, or another output folder."
-    )
-
-
-def extract(
-    dataset: Dataset,
-    out: Path,
-    spec: EstimatorSpec,
-    backend: Backend,
-    overwrite: bool = False,
-    on_progress: Callable[[Progress], None] | None = None,
-    backend_name: str = "local",
-    limits: FrameLimits = FrameLimits(),
-    *,
-    locked: bool = False,
-    estimator: Estimator | None = None,
-) -> RunSummary:
-    """Extract keypoints for every clip of ``dataset`` not already done in ``out``.
-
-    Holds ``out``'s run lock throughout (RunBusyError if another run holds it), unless
-    ``locked`` says the caller already does. A write
-    into ``out`` that fails for every clip alike (disk full, read-only, no permission)
-    stops the run: finished clips are kept, run.json says "stopped" with the reason, and
-    OutputError is raised; rerunning resumes."""
-    if locked:  # the caller holds the lock (the CLI takes it before reading the dataset)
-        return _extract(dataset, Path(out), spec, backend, overwrite, on_progress, backend_name, limits, estimator)
-    with run_lock(Path(out)):
-        return _extract(dataset, Path(out), spec, backend, overwrite, on_progress, backend_name, limits, estimator)
-
-
-def _extract(
-    dataset: Dataset,
-    out: Path,
-    spec: EstimatorSpec,
-    backend: Backend,
-    overwrite: bool,
-    on_progress: Callable[[Progress], None] | None,
-    backend_name: str,
-    limits: FrameLimits,
-    estimator: Estimator | None,
-) -> RunSummary:
-    processor = ClipProcessor(spec, out, limits, estimator)
-    # Built once (by the caller, or here): checks the options and model files before any
-    # work, gives the provenance and tells the backend how far ahead to feed workers (it
-    # is not pickled: each worker builds its own).
-    estimator = processor.estimator
-    store = RunStore(out)
-    try:
-        store.prepare(overwrite)
-        previous = store.read_run_info()
-    except OSError as error:
-        raise OutputError(describe_output_error(error, out), error.errno) from error
-    _check_same_estimator(previous, spec, out)
-    _check_same_dataset(previous, dataset, out)
-
-    # The run folder is never part of the dataset (a run folder inside a folder dataset).
-    own = os.path.realpath(out)
-    clips = [clip for clip in dataset.clips if not _inside(clip.source, own)]
-    keys = list(dict.fromkeys((clip.split, clip.clip_id) for clip in clips))
-    done = _done_clips(store)
-    changed = _changed_clips(clips, done)
-    todo = list({(c.split, c.clip_id): c for c in clips if (c.split, c.clip_id) not in done or (c.split, c.clip_id) in changed}.values())
-
-    info: dict[str, Any] = {
-        "signpose_version": __version__,
-        "pose_format_version": _version("pose-format"),
-        "python_version": platform.python_version(),
-        "estimator": spec.to_json() | {"provenance": estimator.provenance()},
-        "machine": describe_machine(),
-        "dataset_root": str(dataset.root),
-        "layout": dataset.layout,
-        "splits": list(dataset.splits),
-        "backend": backend_name,
-        "workers": backend.workers,
-        "clips_total": len(keys),
-        "clips_skipped": len(keys) - len(todo),
-        "clips_changed": len(changed),
-        "started": _now(),
-    }
-    try:
-        store.write_run_info(info | {"status": "running"})
-    except OSError as error:
-        raise OutputError(describe_output_error(error, out), error.errno) from error
-    if todo:
-        backend.check(partial(check_access, _first_readable(todo) or dataset.root, Path(out)))
-
-    started = time.monotonic()
-    tally = _Tally(started)
-    retried = 0
-    report = on_progress or (lambda progress: None)
-    report(Progress(0, len(todo), 0, 0.0))
-
-    def synced(result: ClipResult) -> None:  # on the journal's thread, once the record is on disk
-        tally.count(result)
-        report(Progress(tally.processed, len(todo), tally.frames, time.monotonic() - started, result))
-
-    status: RunStatus = "complete"
-    stop: OutputError | None = None
-    try:
-        with store.journal(synced) as journal, closing(backend.map_unordered(processor, todo)) as outcomes:
-            for outcome in outcomes:
-                result = outcome.result if outcome.result is not None else failed_result(outcome.item, outcome.crash, ErrorKind.WORKER)
-                if result.status is ClipStatus.FAILED and is_output_problem(result.error, out):
-                    # Not this clip's fault: every clip would fail alike. Stop scheduling.
-                    stop = OutputError(result.error or "")
-                    break
-                try:
+    def _drain(self, todo: list) -> None:
+        try:
+            with output_errors(self.out), self.store.journal(partial(self._synced, len(todo))) as journal, \
+                    closing(self.plan.backend.map_unordered(self.processor, todo)) as outcomes:  # fmt: skip
+                for outcome in outcomes:
+                    result = outcome.result or failed_result(outcome.item, outcome.crash, ErrorKind.WORKER)
+                    if result.error_kind is ErrorKind.OUTPUT:
+                        # Not this clip's fault: every clip would fail alike. Stop scheduling.
+                        self.stop = OutputError(result.error or "cannot write into the output folder")
+                        return
                     journal.append(result)
-                except OSError as error:
-                    stop = OutputError(describe_output_error(error, out), error.errno)
-                    break
-                retried += outcome.attempts > 1
-    except KeyboardInterrupt:
-        status = "interrupted"
-    except OSError as error:  # opening the index, or its last sync
-        stop = stop or OutputError(describe_output_error(error, out), error.errno)
-    finally:
-        frames, processed, last_result = tally.frames, tally.processed, tally.last
+                    self.retried += outcome.attempts > 1
+        except OutputError as error:  # opening or appending to the index, or its last sync
+            self.stop = self.stop or error
+
+    def _finish(self, status: RunStatus) -> RunStatus:
+        """Index in dataset order, stats, temporaries swept, run.json with the outcome."""
+        frames, processed, last = self.frames, self.processed, self.last
         try:
-            store.remove_temporaries()
-            store.finalize(keys)
-        except OSError as error:  # the index as appended stays: a resume reads it
-            stop = stop or OutputError(describe_output_error(error, out), error.errno)
-        if stop is not None:
+            with output_errors(self.out):
+                self.store.remove_temporaries()
+                self.store.finalize(list(self.work.keys))
+        except OutputError as error:  # the index as appended stays: a resume reads it
+            self.stop = self.stop or error
+        if self.stop is not None:
             status = "stopped"
-        elapsed = time.monotonic() - started
+        self.elapsed = time.monotonic() - self.started
         try:
-            store.write_run_info(
-                info
-                | {
+            with output_errors(self.out):
+                self.store.write_run_info(self.info | {
                     "status": status,
-                    **({"reason": str(stop)} if stop is not None else {}),
+                    **({"reason": str(self.stop)} if self.stop is not None else {}),
                     "finished": _now(),
-                    "elapsed_seconds": round(elapsed, 3),
+                    "elapsed_seconds": round(self.elapsed, 3),
                     "clips_processed": processed,
-                    "clips_retried": retried,
+                    "clips_retried": self.retried,
                     "frames_processed": frames,
                     # Until the last result: leaves out finalising and the backend shutting down (Ray: ~1.4 s).
-                    "processing_seconds": round(last_result - started, 3),
-                    "frames_per_second": round(frames / elapsed, 3) if elapsed > 0 else 0.0,
-                }
-            )
-        except OSError as error:
-            stop = stop or OutputError(describe_output_error(error, out), error.errno)
-    if stop is not None:
-        raise stop
-    wanted = set(keys)
-    problems = [r for r in store.iter_index() if r.key in wanted and (r.status is ClipStatus.FAILED or r.failed_frames)]
-    return RunSummary(
-        out=Path(out),
-        status=status,
-        clips_total=len(keys),
-        clips_skipped=len(keys) - len(todo),
-        clips_processed=processed,
-        clips_retried=retried,
-        frames_processed=frames,
-        elapsed=elapsed,
-        failed=tuple(r for r in problems if r.status is ClipStatus.FAILED),
-        frame_failures=tuple(r for r in problems if r.failed_frames),
-        clips_changed=len(changed),
-    )
+                    "processing_seconds": round(last - self.started, 3),
+                    "frames_per_second": round(frames / self.elapsed, 3) if self.elapsed > 0 else 0.0,
+                })  # fmt: skip
+        except OutputError as error:
+            self.stop = self.stop or error
+        return status
 
+    def _summary(self, status: RunStatus) -> RunSummary:
+        wanted = set(self.work.keys)
+        problems = [r for r in self.store.iter_index() if r.key in wanted and (r.status is ClipStatus.FAILED or r.failed_frames)]
+        return RunSummary(
+            out=self.out, status=status, clips_total=len(self.work.keys), clips_skipped=self.work.skipped,
+            clips_processed=self.processed, clips_retried=self.retried, frames_processed=self.frames, elapsed=self.elapsed,
+            failed=tuple(r for r in problems if r.status is ClipStatus.FAILED),
+            frame_failures=tuple(r for r in problems if r.failed_frames), clips_changed=self.work.changed,
+        )  # fmt: skip

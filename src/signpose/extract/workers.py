@@ -8,7 +8,6 @@ measurements behind these figures are in bench/README.md.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,7 +54,3 @@ def plan_workers(requested: int | None = None, *, per_core: float = 1.5, worker_
         f"{asked} would need ~{wanted * per_worker / 2**30:.1f} GB; {memory / 2**30:.1f} GB is available,"
         f" so {fits} worker(s) will run (each needs ~{per_worker / 2**30:.2f} GB)",
     )
-
-
-def default_workers() -> int:
-    return plan_workers().workers

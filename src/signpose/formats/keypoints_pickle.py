@@ -1,4 +1,4 @@
-"""The seed project's keypoint pickle schema, shared by export and verify.
+"""The keypoints pickle of data/extract_phoenix_keypoints*.py (its schema), shared by export and verify.
 
 ``{split: {'image_paths': [str], 'keypoints': [frame], 'video_ids': [str]}, 'stats': {...}}``
 with one entry per frame. A frame is ``{'face': (468|478, 3), 'left_hand': (21, 3),
@@ -8,6 +8,7 @@ coordinates (pose adds visibility as a 4th column), ``None`` for a part not dete
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ PARTS: tuple[Part, ...] = ("pose", "face", "left_hand", "right_hand")
 POSE_POINTS, FACE_POINTS, REFINED_FACE_POINTS, HAND_POINTS = 33, 468, 478, 21
 STATS_KEY = "stats"
 SPLIT_KEYS: tuple[str, ...] = ("image_paths", "keypoints", "video_ids")
-# Key order of a frame dict as the seed wrote it (dict equality ignores it; bytes do not).
+# Key order of a frame dict as the original scripts wrote it (dict equality ignores it; bytes do not).
 FRAME_KEYS: tuple[Part, ...] = ("face", "left_hand", "right_hand", "pose")
 SHAPES: dict[Part, tuple[tuple[int, int], ...]] = {
     "pose": ((POSE_POINTS, 4),),
@@ -38,8 +39,15 @@ Frame = dict[str, "np.ndarray | None"]
 
 
 def image_path(source: str, frame_name: str) -> str:
-    """The image path the seed schema records for one frame of a clip."""
-    return str(Path(source) / frame_name)
+    """The image path the keypoints pickle records for one frame of a clip: what
+    ``str(Path(source) / frame_name)`` gives, built as a string (pathlib on Python 3.11
+    interns every path part it parses, so a table of the interpreter's grows with the
+    clips of a dataset)."""
+    if os.sep != "/" or "/" in frame_name or frame_name in ("", "."):
+        return str(Path(source) / frame_name)
+    lead = "//" if source.startswith("//") and not source.startswith("///") else "/" if source.startswith("/") else ""
+    folder = lead + "/".join(part for part in source.split("/") if part and part != ".")
+    return f"{folder}/{frame_name}" if folder and not folder.endswith("/") else f"{folder}{frame_name}"
 
 
 def frame_name(path: str) -> str:
@@ -64,11 +72,11 @@ class ClipArrays:
 
 
 def clip_arrays(keypoints: ClipKeypoints) -> dict[Part, np.ndarray]:
-    """The seed's four parts, ``[frames, n, 3]`` float32 (pose ``[frames, 33, 4]`` with
+    """The pickle's four parts, ``[frames, n, 3]`` float32 (pose ``[frames, 33, 4]`` with
     visibility); zeros where a part is absent."""
     missing = [part for part in PARTS if part not in keypoints.layout.names]
     if missing:
-        raise SourceError(f"keypoints of layout {keypoints.layout.describe()} lack the seed schema's {', '.join(missing)}")
+        raise SourceError(f"keypoints of layout {keypoints.layout.describe()} lack the keypoints pickle's {', '.join(missing)}")
     arrays: dict[Part, np.ndarray] = {part: keypoints.part(part) for part in PARTS}
     visibility = keypoints.part_confidence("pose")[:, :, None]
     arrays["pose"] = np.concatenate([arrays["pose"], visibility], axis=2).astype(np.float32, copy=False)
@@ -76,7 +84,7 @@ def clip_arrays(keypoints: ClipKeypoints) -> dict[Part, np.ndarray]:
 
 
 def clip_frames(keypoints: ClipKeypoints) -> list[Frame]:
-    """One seed-schema frame dict per frame of the clip."""
+    """One keypoints-pickle frame dict per frame of the clip."""
     arrays = clip_arrays(keypoints)
     present = {part: keypoints.part_present(part) for part in FRAME_KEYS}
     return [
@@ -105,7 +113,7 @@ def keypoint_arrays(keypoints: ClipKeypoints, source: str, frame_names: Sequence
 
 
 def frame_arrays(frames: Sequence[Frame], paths: Sequence[str], where: str) -> ClipArrays:
-    """Stack checked seed frame dicts (as float64: exact for any float input)."""
+    """Stack checked keypoints-pickle frame dicts (as float64: exact for any float input)."""
     values: dict[Part, np.ndarray] = {}
     present: dict[Part, np.ndarray] = {}
     for part in PARTS:
@@ -137,7 +145,7 @@ def group_frames(video_ids: Sequence[str], image_paths: Sequence[str], where: st
 
 
 def check_frame(frame: Any, where: str) -> None:
-    """Raise SourceError unless ``frame`` is a seed-schema frame dict; ``where`` names it."""
+    """Raise SourceError unless ``frame`` is a keypoints-pickle frame dict; ``where`` names it."""
     if not isinstance(frame, dict):
         raise SourceError(f"{where} is a {type(frame).__name__}, expected a dict of parts")
     if set(frame) != set(FRAME_KEYS):
@@ -163,7 +171,7 @@ def check_frame(frame: Any, where: str) -> None:
 
 
 def check_split(split: Any, data: Any, where: str) -> None:
-    """Raise SourceError unless ``data`` is one split of the seed schema."""
+    """Raise SourceError unless ``data`` is one split of the keypoints pickle."""
     label = f"{where}: split {split!r}"
     if not isinstance(split, str):
         raise SourceError(f"{label}: split names must be strings")
@@ -187,7 +195,7 @@ def check_split(split: Any, data: Any, where: str) -> None:
 
 
 def check_pickle(data: Any, where: str) -> dict[str, dict[str, list[Any]]]:
-    """Validate a loaded seed pickle; returns its splits (every key but 'stats')."""
+    """Validate a loaded keypoints pickle; returns its splits (every key but 'stats')."""
     if not isinstance(data, dict):
         kind = type(data).__name__
         raise SourceError(f"{where}: not a keypoint pickle: it holds a {kind}, expected a dict of splits")
@@ -205,8 +213,8 @@ def check_pickle(data: Any, where: str) -> dict[str, dict[str, list[Any]]]:
 
 
 @dataclass(frozen=True)
-class SeedPickle:
-    """A loaded and checked seed pickle (the whole file is in memory)."""
+class KeypointsPickle:
+    """A loaded and checked keypoints pickle (the whole file is in memory)."""
 
     path: Path
     splits: dict[str, dict[str, list[Any]]]
@@ -214,7 +222,7 @@ class SeedPickle:
     clips: dict[str, dict[str, list[int]]]  # split -> video id -> entry numbers
 
     @classmethod
-    def load(cls, path: Path) -> "SeedPickle":
+    def load(cls, path: Path) -> "KeypointsPickle":
         """Raises SourceError (UnsafePickleError for a pickle that would run code)."""
         data = load_pickle(path)
         splits = check_pickle(data, str(path))

@@ -1,21 +1,21 @@
 """Where a run's output may go: the one-line reasons a run folder cannot be written
-(disk full, read-only...), which the driver recognises in a worker's failed record, and
-the guard that keeps export, report and render from writing over a run's own files."""
+(disk full, read-only...), the same in every worker, and the guard that keeps export, report and render from writing over a run's own files."""
 
 from __future__ import annotations
 
 import errno
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from signpose.errors import StoreError
+from signpose.errors import OutputError, StoreError
 from signpose.run.names import INDEX, LOCK, LOGS, POSE_SUFFIX, RESERVED_NAMES, RUN_ERRNOS, RUN_INFO
 
 
 def output_problem(code: int | None, out: Path | str) -> str:
-    """One line for a run-level output error (the same text in every worker, so the
-    driver can recognise it in a failed clip's record)."""
+    """One line for a run-level output error (the same text in every worker)."""
     if code == errno.ENOSPC:
         return f"output disk full at {out}: free space and rerun to resume"
     if code == errno.EDQUOT:
@@ -35,9 +35,13 @@ def describe_output_error(error: OSError, out: Path | str) -> str:
     return f"cannot write into the output folder {out}: {error.strerror or error}{where}"
 
 
-def is_output_problem(text: str | None, out: Path | str) -> bool:
-    """Is a failed clip's error a run-level output error (disk full, read-only...)?"""
-    return bool(text) and text in {output_problem(code, out) for code in RUN_ERRNOS}
+@contextmanager
+def output_errors(out: Path | str) -> Iterator[None]:
+    """An OSError writing into the run folder ``out`` becomes an OutputError saying what to do."""
+    try:
+        yield
+    except OSError as error:
+        raise OutputError(describe_output_error(error, out), error.errno) from error
 
 
 def holds_run(folder: Path | str) -> bool:

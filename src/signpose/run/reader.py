@@ -9,10 +9,12 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import os
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 from typing import Any
 
 from signpose.errors import SourceError
@@ -28,6 +30,8 @@ from signpose.run.store import INDEX, RUN_INFO, STATS, RunStore
 # must not make a reader read without end.
 MAX_POSE_BYTES = 2 * 1024**3
 MAX_JSON_BYTES = 64 * 1024**2
+# A path that names a root or a drive (POSIX or Windows): never a file inside the run folder.
+_ANCHORED = re.compile(r"^([\\/]|[A-Za-z]:)")
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class RunReader:
         if not (self.root / INDEX).is_file():
             raise SourceError(f"{self.root}: not a signpose run folder (no {INDEX})")
         self._store = RunStore(self.root)
+        self._root: str | None = None  # the folder with symlinks resolved, once
 
     # -- records ----------------------------------------------------------------------------
     def iter_records(self) -> Iterator[ClipResult]:
@@ -174,23 +179,30 @@ class RunReader:
             return LoadedClip(None, f"{path}: has {keypoints.num_frames} frames, the index lists {len(record.frame_names)}")
         return LoadedClip(keypoints, problem)
 
-    def _pose_path(self, record: ClipResult) -> tuple[Path, str | None]:
+    def _pose_path(self, record: ClipResult) -> tuple[str, str | None]:
         """Where a record's .pose file is, or why it is not opened: it must be a relative
-        path without ``..`` that stays inside the run folder once symlinks are followed."""
+        path without ``..`` that stays inside the run folder once symlinks are followed.
+        Worked out on strings: pathlib on Python 3.11 interns every part it parses, and a
+        table of the interpreter's would grow with the clips a reader loads."""
         name = str(record.pose_file)
-        path = self.root / name
+        path = os.path.join(self.root, name)
         where = f"{self.root}: clip {record.split}/{record.clip_id}: the index's pose_file {name[:200]!r}"
-        if "\0" in name or PurePosixPath(name).is_absolute() or PureWindowsPath(name).anchor:
+        if "\0" in name or _ANCHORED.match(name):
             return path, f"{where} is an absolute path, not a file inside the run folder; not opened"
-        if ".." in PurePosixPath(name).parts or ".." in PureWindowsPath(name).parts:
+        if ".." in re.split(r"[\\/]", name):
             return path, f"{where} climbs out with '..', not a file inside the run folder; not opened"
         try:
-            root, target = self.root.resolve(strict=True), path.resolve()
-        except (OSError, RuntimeError) as error:  # a symlink loop, say
+            root, target = self._real_root(), os.path.realpath(path, strict=False)
+        except (OSError, RuntimeError, ValueError) as error:  # a symlink loop, say
             return path, f"{where} cannot be resolved ({error}); not opened"
-        if not target.is_relative_to(root):
+        if not target.startswith(root.rstrip(os.sep) + os.sep):
             return path, f"{where} leads to {target}, outside the run folder; not opened"
         return target, None
+
+    def _real_root(self) -> str:
+        if self._root is None:
+            self._root = str(self.root.resolve(strict=True))
+        return self._root
 
     def trusted_clip(self, record: ClipResult) -> ClipKeypoints:
         """A clip's keypoints, or SourceError if its file is missing, damaged or changed."""

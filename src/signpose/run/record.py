@@ -22,6 +22,9 @@ class ErrorKind(str, Enum):
     INPUT = "input"
     INTERNAL = "internal"
     WORKER = "worker"
+    # Writing into the run folder failed as it would for every clip (disk full, read-only,
+    # no permission): the run stops; such a record is never written to the index.
+    OUTPUT = "output"
 
 
 @dataclass(frozen=True)

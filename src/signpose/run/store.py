@@ -19,7 +19,6 @@ from typing import IO, Any
 
 from signpose.errors import OutputError, StoreError
 from signpose.run.journal import IndexJournal
-from signpose.run.lock import check_output_folder
 from signpose.run.guard import output_problem
 from signpose.run.record import ClipResult, ClipStatus
 from signpose.run.names import INDEX, LOCK, LOGS, POSE_SUFFIX, RESERVED_NAMES, RUN_ERRNOS, RUN_INFO, STATS, TMP_MARK
@@ -100,7 +99,7 @@ class RunStore:
     def write_pose(self, split: str, clip_id: str, data: bytes) -> tuple[str, str]:
         """Write one clip's .pose atomically; returns its path relative to the run and sha256.
         A run-level write error (disk full, read-only, no permission) becomes an
-        ``OutputError`` whose text ``is_output_problem`` recognises in the clip's record."""
+        ``OutputError`` (the worker records it as an output problem: the run stops)."""
         relpath = self.pose_relpath(split, clip_id)
         try:
             _write_atomic(self.root / relpath, data)
@@ -128,8 +127,8 @@ class RunStore:
     # -- run life cycle, in the driver ----------------------------------------------------
     def prepare(self, overwrite: bool) -> None:
         """Make the folder ready: refuse a foreign non-empty folder, clear a run on
-        ``overwrite``, and remove temporary files a killed run left behind."""
-        check_output_folder(self.root)
+        ``overwrite``, and remove temporary files a killed run left behind. (The run lock,
+        taken first, has checked that the path can be a run folder.)"""
         self.root.mkdir(parents=True, exist_ok=True)
         ours = {INDEX, STATS, RUN_INFO}
         entries = [entry for entry in self.root.iterdir() if entry.name not in ours and not entry.name.startswith(".")]
@@ -188,11 +187,6 @@ class RunStore:
         path = self.root / result.pose_file
         return path.is_file() and sha256_file(path) == result.checksum
 
-    def append(self, result: ClipResult) -> None:
-        """Append one record and sync it (a run appends through ``journal``)."""
-        with self.journal(lambda synced: None) as journal:
-            journal.append(result)
-
     def journal(self, on_synced: Callable[[ClipResult], None]) -> IndexJournal:
         """The index opened for a run's appends: written at once, synced in groups, each
         record handed to ``on_synced`` once it is on disk (see ``journal``)."""
@@ -227,9 +221,6 @@ class RunStore:
 
     def write_run_info(self, info: dict[str, Any]) -> None:
         _write_atomic(self.root / RUN_INFO, _dumps(info).encode("utf-8"))
-
-    def read_stats(self) -> dict[str, Any]:
-        return json.loads((self.root / STATS).read_text(encoding="utf-8"))
 
 
 class StatsCounter:

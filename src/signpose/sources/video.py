@@ -2,8 +2,7 @@
 
 A container's frame count (``stream.frames``) is a header value that is often missing or
 wrong, and counting packets miscounts codecs that hide frames (VP8 alt-ref, packed
-B-frames in AVI), so frames are counted as the decoder gives them, in one streaming pass;
-``probe_video`` decodes a whole file when a count is needed up front.
+B-frames in AVI), so frames are counted as the decoder gives them, in one streaming pass.
 
 Only regular files are opened (a FIFO would hang the demuxer); a video whose header
 declares frames of more than ``max_pixels`` is not decoded; an MP4/MOV file whose boxes
@@ -17,7 +16,6 @@ import os
 import stat
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -36,24 +34,6 @@ NAME_DIGITS = 6
 # Top-level MP4/MOV boxes walked to tell a truncated file (bounded: a hostile file
 # cannot make the walk long).
 MAX_TOP_LEVEL_BOXES = 10_000
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    """What one full decode of a video file found. ``width``/``height`` are of the frames
-    as given (after ``rotation``, clockwise degrees, is applied)."""
-
-    path: Path
-    frames: int
-    width: int
-    height: int
-    rate: Fraction  # exact average frame rate, e.g. 30000/1001
-    codec: str
-    rotation: int = 0
-
-    @property
-    def frame_rate(self) -> str:
-        return format_rate(self.rate)
 
 
 def format_rate(rate: Fraction) -> str:
@@ -178,24 +158,6 @@ def _decode(container: av.container.InputContainer, stream: av.video.stream.Vide
             index += 1
     except av.error.FFmpegError as error:
         raise VideoError(f"{path}: decoding failed at frame {index} ({_reason(error)}; the file is damaged or truncated)") from error
-
-
-def probe_video(path: Path, fallback_fps: float | None = None, *, max_pixels: int = MAX_FRAME_PIXELS) -> VideoInfo:
-    """Decode the whole file once: exact frame count, size (as rotated), frame rate."""
-    path = Path(path)
-    count = width = height = rotation = 0
-    with _open(path) as container:
-        stream = _video_stream(container, path, max_pixels)
-        rate = _rate(stream, fallback_fps)
-        for frame in _decode(container, stream, path):
-            if not count:
-                rotation = frame_rotation(frame)
-                width, height = _shown_size(frame, rotation)
-            count += 1
-        codec = stream.codec_context.name
-    if not count:
-        raise VideoError(f"{path}: no video frames could be decoded (empty or truncated file)")
-    return VideoInfo(path, count, width, height, rate, codec, rotation)
 
 
 def _frames(path: Path, expected: int | None, max_pixels: int) -> Iterator[tuple[av.VideoFrame, int]]:

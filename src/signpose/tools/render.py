@@ -1,16 +1,18 @@
 """Draw a clip's keypoints over its frames: an .mp4 or .gif of every frame, or a .png
-contact sheet of a few frames. Reads one clip of a run: its index line, its .pose file,
-and its source frames (frame folder or video), or a blank canvas with ``no_video``."""
+contact sheet of a few frames (``contact_sheet`` makes one in memory). Reads one clip of
+any input ``inputs.open_input`` opens (a run, a folder of .pose files, a Parquet export):
+its keypoints and its source frames (frame folder or video), or a blank canvas with
+``no_video`` (always for .pose files, which know no frames). The output is written
+through the run store's atomic writer: it appears whole, or not at all."""
 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 import cv2
 import numpy as np
@@ -18,11 +20,10 @@ import numpy as np
 from signpose.errors import ClipError, FrameError, SourceError
 from signpose.model.keypoints import ClipKeypoints
 from signpose.model.layout import PartLayout
-from signpose.formats.posefolder import PoseFolder
-from signpose.run.reader import RunReader
-from signpose.run.record import ClipResult, ClipStatus
 from signpose.run.guard import check_output_path
-from signpose.run.store import INDEX
+from signpose.run.record import ClipResult
+from signpose.run.store import atomic_open
+from signpose.tools.inputs import open_input, trusted
 
 OutputKind = Literal["mp4", "gif", "png"]
 KINDS: dict[str, OutputKind] = {".mp4": "mp4", ".gif": "gif", ".png": "png"}
@@ -162,11 +163,11 @@ def _encoder() -> str:
     raise RenderError(f"this PyAV build has none of the video encoders {', '.join(ENCODERS)}; render a .gif instead")
 
 
-def _write_mp4(path: Path, images: Iterator[np.ndarray], rate: Fraction) -> tuple[int, int, int]:
+def _write_mp4(handle: IO[bytes], images: Iterator[np.ndarray], rate: Fraction) -> tuple[int, int, int]:
     import av
 
     count = width = height = 0
-    with av.open(str(path), mode="w", format="mp4") as container:
+    with av.open(handle, mode="w", format="mp4") as container:
         stream = None
         for image in images:
             if stream is None:
@@ -186,7 +187,7 @@ def _write_mp4(path: Path, images: Iterator[np.ndarray], rate: Fraction) -> tupl
     return count, width, height
 
 
-def _write_gif(path: Path, images: Iterator[np.ndarray], rate: Fraction, total: int) -> tuple[int, int, int]:
+def _write_gif(handle: IO[bytes], images: Iterator[np.ndarray], rate: Fraction, total: int) -> tuple[int, int, int]:
     from PIL import Image
 
     # GIF delays are whole centiseconds: round the running time, not each delay, so a long
@@ -195,13 +196,11 @@ def _write_gif(path: Path, images: Iterator[np.ndarray], rate: Fraction, total: 
     durations = [10 * (end - start) for start, end in zip([0, *ends], ends)]
     frames = (Image.fromarray(image) for image in images)
     first = next(frames)
-    first.save(path, format="GIF", save_all=True, append_images=frames, duration=durations, loop=0)
+    first.save(handle, format="GIF", save_all=True, append_images=frames, duration=durations, loop=0)
     return total, first.width, first.height
 
 
-def _write_sheet(path: Path, tiles: list[np.ndarray], keypoints: ClipKeypoints) -> tuple[int, int, int]:
-    from PIL import Image
-
+def _sheet(tiles: list[np.ndarray], keypoints: ClipKeypoints) -> np.ndarray:
     columns = math.ceil(math.sqrt(len(tiles)))
     rows = math.ceil(len(tiles) / columns)
     gap, legend = 4, 22  # the legend is a strip under the tiles, so it hides no frame
@@ -212,8 +211,7 @@ def _write_sheet(path: Path, tiles: list[np.ndarray], keypoints: ClipKeypoints) 
     for i, tile in enumerate(tiles):
         y, x = gap + (i // columns) * (tile_h + gap), gap + (i % columns) * (tile_w + gap)
         sheet[y : y + tile.shape[0], x : x + tile.shape[1]] = tile
-    Image.fromarray(sheet).save(path, format="PNG")
-    return len(tiles), sheet.shape[1], sheet.shape[0]
+    return sheet
 
 
 def _tile(image: np.ndarray) -> np.ndarray:
@@ -231,37 +229,29 @@ def _rate(record: ClipResult) -> Fraction:
 
 
 def find_clip(run: Path, clip: str, split: str | None = None) -> ClipResult:
-    """The index record of a clip that can be drawn; SourceError naming near misses, or
-    why a failed clip has nothing to draw."""
-    record = RunReader(run).find_clip(clip, split)
-    if record.status is not ClipStatus.OK or not record.pose_file:
-        raise RenderError(f"{run}: clip {record.split}/{record.clip_id} failed, nothing to draw: {record.error}")
-    return record
+    """The record of a clip that can be drawn; SourceError naming near misses, or why a
+    failed clip has nothing to draw."""
+    return open_input(run).find(clip, split).record
 
 
-def _load(run: Path, clip: str, split: str | None) -> tuple[ClipResult, ClipKeypoints]:
-    """The clip's record and keypoints, from a run folder, or from a folder of .pose files
-    (which knows no frames: a record is made up, and the canvas is blank)."""
-    if (run / INDEX).is_file():
-        record = find_clip(run, clip, split)
-        return record, RunReader(run).trusted_clip(record)
-    folder = PoseFolder.open(run)
-    if split is None and "/" in clip and clip.split("/", 1)[0] in folder.clips:
-        split, clip = clip.split("/", 1)
-    holders = [name for name, clips in folder.clips.items() if clip in clips and (split is None or name == split)]
-    if len(holders) != 1:
-        problem = "is in several splits; give split/clip" if holders else "is not there"
-        raise RenderError(f"{run}: clip {clip!r} {problem} (splits: {', '.join(folder.clips)})")
-    keypoints = folder.load(holders[0], clip)
-    names = tuple(str(i) for i in range(keypoints.num_frames))
-    record = ClipResult(holders[0], clip, ClipStatus.OK, source="", frame_names=names, fps=keypoints.fps)
-    return record, keypoints
+def contact_sheet(record: ClipResult, keypoints: ClipKeypoints, *, frames: int = 12, no_video: bool = False) -> np.ndarray:
+    """RGB sheet of ``frames`` evenly spaced frames of the clip, labelled with their names,
+    over a legend strip; RenderError if its source is gone (unless ``no_video``) or broke."""
+    tiles = []
+    try:
+        for i, image in _backgrounds(record, keypoints, _spread(keypoints.num_frames, frames), no_video):
+            tiles.append(_label(_tile(draw_keypoints(image, keypoints, i)), record.frame_names[i]))
+    except ClipError as error:  # the video source changed or broke since extraction
+        raise RenderError(f"{record.split}/{record.clip_id}: {error}") from error
+    return _sheet(tiles, keypoints)
 
 
 def render_clip(run: Path, split: str | None, clip_id: str, out: Path, no_video: bool = False, frames: int = 12) -> RenderSummary:
     """Draw body, hands and face of one clip; the output kind follows ``out``'s suffix
     (.mp4, .gif, or .png: a sheet of ``frames`` evenly spaced frames). Frames are labelled
     with their names, parts with a legend."""
+    from PIL import Image
+
     out, run = Path(out), Path(run)
     kind = KINDS.get(out.suffix.lower())
     if kind is None:
@@ -271,35 +261,30 @@ def render_clip(run: Path, split: str | None, clip_id: str, out: Path, no_video:
     check_output_path(out)  # never over a run's own files
     if out.is_dir():
         raise RenderError(f"{out}: is a folder; give the file to write, such as {out / ('clip' + out.suffix)}")
-    record, keypoints = _load(run, clip_id, split)
-    no_video = no_video or not record.source
+    source = open_input(run)
+    clip = source.find(clip_id, split)
+    record, keypoints = clip.record, trusted(source, clip)
+    no_video = no_video or clip.positional or not record.source
     total = keypoints.num_frames
     if total == 0:
         raise RenderError(f"{run}: clip {record.split}/{record.clip_id} has no frames to draw")
-    wanted = _spread(total, frames) if kind == "png" else list(range(total))
+    sheet = contact_sheet(record, keypoints, frames=frames, no_video=no_video) if kind == "png" else None
 
     def drawn() -> Iterator[np.ndarray]:
-        for i, image in _backgrounds(record, keypoints, wanted, no_video):
-            image = draw_keypoints(image, keypoints, i)
-            if kind == "png":
-                yield _label(_tile(image), record.frame_names[i])
-            else:
-                yield _label(_legend(image, keypoints), record.frame_names[i])
+        for i, image in _backgrounds(record, keypoints, list(range(total)), no_video):
+            yield _label(_legend(draw_keypoints(image, keypoints, i), keypoints), record.frame_names[i])
 
-    partial = out.with_name(f".{out.name}.partial-{os.getpid()}{out.suffix}")
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if kind == "png":
-            count, width, height = _write_sheet(partial, list(drawn()), keypoints)
-        elif kind == "gif":
-            count, width, height = _write_gif(partial, drawn(), _rate(record), total)
-        else:
-            count, width, height = _write_mp4(partial, drawn(), _rate(record))
-        os.replace(partial, out)
+        with atomic_open(out) as handle:
+            if sheet is not None:
+                Image.fromarray(sheet).save(handle, format="PNG")
+                count, width, height = len(_spread(total, frames)), sheet.shape[1], sheet.shape[0]
+            elif kind == "gif":
+                count, width, height = _write_gif(handle, drawn(), _rate(record), total)
+            else:
+                count, width, height = _write_mp4(handle, drawn(), _rate(record))
     except ClipError as error:  # the video source changed or broke since extraction
         raise RenderError(f"{record.split}/{record.clip_id}: {error}") from error
     except OSError as error:
         raise RenderError(f"{out}: cannot write ({error.strerror or error})") from error
-    finally:
-        partial.unlink(missing_ok=True)
     return RenderSummary(out, record.split, record.clip_id, kind, count, width, height)

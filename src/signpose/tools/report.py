@@ -2,7 +2,9 @@
 with the fewest hands (with a contact sheet each), failed clips and failed frames.
 
 Everything is inline (CSS, an SVG chart, images as data URIs), so the file can be mailed
-or archived and opens offline. The index is streamed; only the thumbnails' clips are read.
+or archived and opens offline. The index is streamed; only the thumbnails' clips are read,
+and their contact sheets are drawn in memory. The page is written through the run store's
+atomic writer: it appears whole, or not at all.
 """
 
 from __future__ import annotations
@@ -12,18 +14,18 @@ import heapq
 import html
 import io
 import json
-import tempfile
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from signpose.errors import SourceError
-from signpose.run.reader import RunReader
-from signpose.tools.render import COLOURS, OTHER_COLOUR, render_clip
-from signpose.run.record import ClipStatus
 from signpose.run.guard import check_output_path
-from signpose.run.store import INDEX, RUN_INFO, compute_stats
+from signpose.run.reader import RunReader
+from signpose.run.record import ClipStatus
+from signpose.run.store import INDEX, RUN_INFO, atomic_open, compute_stats
+from signpose.tools.inputs import RunInput, trusted
+from signpose.tools.render import COLOURS, OTHER_COLOUR, contact_sheet
 
 PART_LABELS = {"pose": "body", "face": "face", "left_hand": "left hand", "right_hand": "right hand", "pose_world": "body (world)"}
 HANDS = ("left_hand", "right_hand")
@@ -196,20 +198,20 @@ def _detection(stats: dict[str, dict[str, int]]) -> str:
     return "<h2>Detection per split</h2><p>Share of frames in which each part was detected.</p>" + _chart(rates, parts) + _table(headers, rows, set(range(1, 5 + len(parts))))
 
 
-def _thumbnail(run: Path, row: _Row, folder: Path) -> str:
+def _thumbnail(source: RunInput, row: _Row) -> str:
     """A contact sheet as a JPEG data URI, or the reason there is none."""
     from PIL import Image
 
-    out = folder / f"{row.order}.png"
     try:
-        render_clip(run, row.split, row.clip_id, out, frames=THUMB_FRAMES)
-    except SourceError:
-        try:  # the dataset may have moved since the run: the keypoints alone still tell a lot
-            render_clip(run, row.split, row.clip_id, out, no_video=True, frames=THUMB_FRAMES)
-        except SourceError as error:
-            return f'<p class="err">{_e(error)}</p>'
-    with Image.open(out) as sheet:
-        image = sheet.convert("RGB")
+        clip = source.find(row.clip_id, row.split)
+        keypoints = trusted(source, clip)
+        try:
+            sheet = contact_sheet(clip.record, keypoints, frames=THUMB_FRAMES)
+        except SourceError:  # the dataset may have moved since the run: the keypoints alone still tell a lot
+            sheet = contact_sheet(clip.record, keypoints, frames=THUMB_FRAMES, no_video=True)
+    except SourceError as error:
+        return f'<p class="err">{_e(error)}</p>'
+    image = Image.fromarray(sheet)
     if image.width > THUMB_WIDTH:
         image = image.resize((THUMB_WIDTH, round(image.height * THUMB_WIDTH / image.width)), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
@@ -222,14 +224,14 @@ def _lowest(run: Path, rows: list[_Row], count: int) -> tuple[str, int]:
     chosen = heapq.nsmallest(count, (r for r in rows if r.ok and r.frames), key=lambda r: (r.hand_rate, r.order))
     if not chosen:
         return "<h2>Lowest hand detection</h2><p class=\"muted\">No clips.</p>", 0
+    source = RunInput(run)
     cards = []
-    with tempfile.TemporaryDirectory(prefix="signpose-report-") as folder:
-        for row in chosen:
-            counts = ", ".join(f"{_label(part)} {row.detected[part]}" for part in row.rated)
-            cards.append(
-                f'<div class="card"><b>{_e(row.split)}/{_e(row.clip_id)}</b> — detected in {row.hand_rate:.0%} '
-                f"({_e(counts)} of {row.frames} frames){_thumbnail(run, row, Path(folder))}</div>"
-            )
+    for row in chosen:
+        counts = ", ".join(f"{_label(part)} {row.detected[part]}" for part in row.rated)
+        cards.append(
+            f'<div class="card"><b>{_e(row.split)}/{_e(row.clip_id)}</b> — detected in {row.hand_rate:.0%} '
+            f"({_e(counts)} of {row.frames} frames){_thumbnail(source, row)}</div>"
+        )
     return (f"<h2>Lowest hand detection</h2><p>The {len(chosen)} clip(s) with the smallest share of frames with each hand (left + right hand frames) / (2 × frames).</p>"
             f'<div class="cards">{"".join(cards)}</div>'), len(chosen)
 
@@ -279,8 +281,8 @@ def write_report(run: Path, out: Path, lowest: int = 8) -> ReportSummary:
     )
     data = page.encode("utf-8")
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(data)
+        with atomic_open(out) as handle:
+            handle.write(data)
     except OSError as error:
         raise ReportError(f"{out}: cannot write ({error.strerror or error})") from error
     return ReportSummary(out, len(rows), failed, partial, thumbnails, len(data))

@@ -1,17 +1,19 @@
-"""Compare two keypoint sources (run folders, folders of .pose files, seed-schema
-pickles) frame by frame.
+"""Compare two keypoint sources (run folders, folders of .pose files, keypoints pickles,
+Parquet exports: whatever ``inputs.open_input`` opens) frame by frame.
 
 Frames are matched by (split, clip id, frame file name), so the same dataset mounted
 elsewhere still matches; a folder of bare .pose files has no frame names, so its frames
 match by position. Parts are matched by name and compared where both sides have them
 (x, y, z, and confidence where both sides keep it); a part only one side has is a
-difference, except the parts a seed pickle cannot hold. Run folders are compared one clip
-at a time; a pickle is in memory whole anyway.
+difference, except the parts a keypoints pickle cannot hold. Values are compared as every
+input holds them, normalised (x / width, y / height, float32; world parts in metres), so a
+Parquet, NPZ or pickle export of a run equals it bit for bit. Clips are read one at a
+time; a pickle is in memory whole anyway.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,11 +21,12 @@ from typing import Any
 import numpy as np
 
 from signpose.errors import SourceError
-from signpose.formats.posefolder import PoseFolder
-from signpose.run.reader import RunReader
-from signpose.formats.keypoints_pickle import PARTS as SEED_PARTS
-from signpose.formats.keypoints_pickle import ClipArrays, SeedPickle, keypoint_arrays
+from signpose.formats.keypoints_pickle import PARTS as PICKLE_PARTS
+from signpose.formats.keypoints_pickle import ClipArrays
+from signpose.tools.inputs import Input, open_input
 from signpose.tools.verify_report import Examples, Part, PartReport, SourceKind, SplitReport, VerifyReport
+
+__all__ = ["SplitReport", "VerifyReport", "compare_sources"]
 
 EXAMPLES = 5
 
@@ -31,7 +34,7 @@ EXAMPLES = 5
 @dataclass(frozen=True)
 class _Loaded:
     clip: ClipArrays | None
-    problem: str | None  # why a run's .pose file cannot be trusted
+    problem: str | None  # why a clip's file cannot be trusted
 
 
 @dataclass(frozen=True)
@@ -39,44 +42,14 @@ class _Side:
     kind: SourceKind
     clips: Mapping[str, Mapping[str, Any]]  # split -> clip id -> anything, in source order
     stats: Mapping[str, Any] | None
-    load: Callable[[str, str], _Loaded]
+    source: Input
 
+    @classmethod
+    def of(cls, source: Input) -> "_Side":
+        return cls(source.kind, {split: source.clip_ids(split) for split in source.splits}, source.stats(), source)
 
-def _open_run(path: Path) -> _Side:
-    run = RunReader(path)
-    records = {split: {r.clip_id: r for r in run.ok_clips(split)} for split in run.splits}
-
-    def load(split: str, clip_id: str) -> _Loaded:
-        record = records[split][clip_id]
-        loaded = run.load_clip(record)
-        if loaded.keypoints is None:
-            return _Loaded(None, loaded.problem)
-        return _Loaded(keypoint_arrays(loaded.keypoints, record.source, record.frame_names), loaded.problem)
-
-    return _Side("run folder", records, run.stats(), load)
-
-
-def _open_pose_folder(path: Path) -> _Side:
-    folder = PoseFolder.open(path)
-
-    def load(split: str, clip_id: str) -> _Loaded:
-        try:
-            keypoints = folder.load(split, clip_id)
-        except SourceError as error:
-            return _Loaded(None, str(error))
-        return _Loaded(keypoint_arrays(keypoints, f"{split}/{clip_id}.pose", None), None)
-
-    return _Side("pose folder", folder.clips, None, load)
-
-
-def _open(path: Path) -> _Side:
-    path = Path(path)
-    if path.is_dir():
-        return _open_run(path) if (path / "index.jsonl").is_file() else _open_pose_folder(path)
-    if path.is_file():
-        seed = SeedPickle.load(path)
-        return _Side("pickle", seed.clips, seed.stats, lambda split, clip: _Loaded(seed.clip(split, clip), None))
-    raise SourceError(f"{path}: no such file or folder")
+    def load(self, split: str, clip_id: str) -> _Loaded:
+        return _Loaded(*self.source.arrays(split, clip_id))
 
 
 @dataclass
@@ -173,11 +146,11 @@ def _compare_clips(
 
 
 def _part_names(a: _Side, b: _Side, loaded: list[ClipArrays]) -> list[Part]:
-    """Parts to compare, in first-seen order: those of either side, less the parts a seed
+    """Parts to compare, in first-seen order: those of either side, less the parts a keypoints
     pickle cannot hold when one side is a pickle."""
     names = list(dict.fromkeys(part for clip in loaded for part in clip.values))
     if "pickle" in (a.kind, b.kind):
-        names = [part for part in names if part in SEED_PARTS]
+        names = [part for part in names if part in PICKLE_PARTS]
     return names
 
 
@@ -211,14 +184,15 @@ def _compare_split(split: str, a: _Side, b: _Side, atol: float) -> SplitReport:
 
 
 def compare_sources(a: Path, b: Path, splits: Sequence[str] | None = None, atol: float = 0.0) -> VerifyReport:
-    """Compare two run folders / seed pickles; ``atol`` 0 demands bitwise equal values.
+    """Compare two inputs (run folders, .pose folders, pickles, Parquet exports); ``atol`` 0
+    demands bitwise equal values.
 
     Raises SourceError for a missing path, an unreadable input or a pickle not of the
-    seed schema (UnsafePickleError for one that would run code).
+    keypoints pickle's schema (UnsafePickleError for one that would run code).
     """
     if not atol >= 0:
         raise SourceError(f"--atol must be a number >= 0, not {atol}")
-    side_a, side_b = _open(a), _open(b)
+    side_a, side_b = _Side.of(open_input(a)), _Side.of(open_input(b))
     available = list(dict.fromkeys([*side_a.clips, *side_b.clips]))
     if splits is not None:
         unknown = [split for split in splits if split not in available]

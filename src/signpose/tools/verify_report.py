@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-SourceKind = Literal["run folder", "pose folder", "pickle"]
+SourceKind = Literal["run folder", "pose folder", "pickle", "parquet"]
 Part = str
 
 

@@ -18,7 +18,7 @@ from signpose.estimators import EstimatorSpec, make_estimator
 from signpose.formats.pose import read_pose_file
 from signpose.extract.driver import extract
 from signpose.tools.verify import compare_sources
-from tests.testdata import testdata
+from tests.testdata import signing_frames
 
 OPTIONS = {"litert": {}, "torch": {"device": "cpu"}}
 
@@ -39,11 +39,7 @@ def frames() -> list[np.ndarray]:
     """Real signing frames: every 9th of a clip at its size, and some at PHOENIX's 210x260."""
     import cv2
 
-    from signpose.model.clip import Clip
-    from signpose.sources import open_frames
-
-    images = [f.image for f in open_frames(Clip("all", "d", testdata("signing", "slp_site_asl_different.mp4"), kind="video")).frames]
-    picked = images[::9]
+    picked = signing_frames(size=None, step=9)
     return picked + [cv2.resize(image, (210, 260), interpolation=cv2.INTER_AREA) for image in picked[:3]]
 
 

@@ -1,7 +1,11 @@
 """The crop matrices of the graph (holistic/perspective.py) against OpenCV itself: the
 corners of a rotated rect as cv::boxPoints gives them, and the matrix warpPerspective
 applies (getPerspectiveTransform, then invert with DECOMP_LU), bit for bit, for every rect
-at once, on rects like the graph's and on awkward ones."""
+at once, on rects like the graph's and on awkward ones.
+
+The reference is OpenCV up to 4.12 (what MediaPipe 0.10.21 crops with): OpenCV 4.13 changed
+getPerspectiveTransform's arithmetic and 4.14 the corners, so with a newer cv2 installed these
+comparisons skip (signpose computes both itself: the installed OpenCV only warps)."""
 
 from __future__ import annotations
 
@@ -13,6 +17,13 @@ import pytest
 cv2 = pytest.importorskip("cv2")
 
 from signpose.estimators.holistic import perspective  # noqa: E402
+
+OPENCV = tuple(int(v) for v in cv2.__version__.split(".")[:2])
+
+
+def needs_opencv_before(version: tuple[int, int], what: str) -> None:
+    if OPENCV >= version:
+        pytest.skip(f"OpenCV {cv2.__version__} changed {what} (from {version[0]}.{version[1]}); the reference is OpenCV <= 4.12, as MediaPipe 0.10.21's")
 
 CORNERS = {(224, 224): np.array([[0, 224], [0, 0], [224, 0], [224, 224]], np.float32),
            (192, 192): np.array([[0, 192], [0, 0], [192, 0], [192, 192]], np.float32),
@@ -42,6 +53,7 @@ def opencv_corners(r: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_corners_are_opencvs(seed):
+    needs_opencv_before((4, 14), "cv::RotatedRect::points")
     roi = rects(seed, 500)
     got = perspective.box_points(roi)
     want = np.stack([opencv_corners(r) for r in roi])
@@ -50,6 +62,7 @@ def test_corners_are_opencvs(seed):
 
 @pytest.mark.parametrize("size", sorted(CORNERS))
 def test_crop_matrices_are_opencvs_bit_for_bit(size):
+    needs_opencv_before((4, 13), "getPerspectiveTransform")
     roi = rects(sum(size), 3000)
     got = perspective.crop_matrices(roi, *size)
     corners = perspective.box_points(roi)
@@ -70,6 +83,7 @@ def test_one_rect_alone_or_among_others_gives_the_same_bits():
 def test_degenerate_rects_give_what_opencv_gives():
     """All four corners on one point or one line: OpenCV's solve fails (m22 = 1, the rest
     0), its inverse fails too, and the matrix is all zeros."""
+    needs_opencv_before((4, 13), "getPerspectiveTransform")
     roi = np.array([[5, 5, 0, 0, 0], [5, 5, 0, 3, 0], [10, 20, 1e-30, 1e-30, 0.3]], np.float32)
     got = perspective.crop_matrices(roi, 224, 224)
     for corners, matrix in zip(perspective.box_points(roi), got):

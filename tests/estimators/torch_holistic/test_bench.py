@@ -13,7 +13,7 @@ pytest.importorskip("torch")
 cv2 = pytest.importorskip("cv2")
 
 from signpose.estimators.torch_holistic import bench  # noqa: E402
-from tests.testdata import testdata  # noqa: E402
+from tests.testdata import signing_frames, testdata  # noqa: E402
 
 STAGES = ["decode wait", "upload", "crop/warp", *(f"net {name}" for name in bench.NETS), "geometry (host)", "pack", "write (.pose bytes)"]
 
@@ -49,12 +49,8 @@ def test_bench_from_a_video_at_phoenix_size(video: Path, tmp_path: Path, capsys)
 def test_bench_from_a_folder_of_pngs(video: Path, tmp_path: Path, capsys) -> None:
     frames = tmp_path / "train" / "clip"
     frames.mkdir(parents=True)
-    capture = cv2.VideoCapture(str(video))
-    for index in range(3):
-        ok, bgr = capture.read()
-        assert ok
-        cv2.imwrite(str(frames / f"images{index + 1:04d}.png"), cv2.resize(bgr, (210, 260), interpolation=cv2.INTER_AREA))
-    capture.release()
+    for index, rgb in enumerate(signing_frames(video.name, size=None, count=3)):
+        cv2.imwrite(str(frames / f"images{index + 1:04d}.png"), cv2.resize(rgb, (210, 260), interpolation=cv2.INTER_AREA)[..., ::-1])
     assert bench.main([str(tmp_path), "--device", "cpu", "--frames", "4", "--batch", "4", "--threads", "1", "--net-batch", "4"]) == 0
     report = json.loads("{" + capsys.readouterr().out.partition("\n\n{")[2])
     assert report["source"] == f"3 PNG files under {tmp_path}" and report["frames"] == 4  # cycled

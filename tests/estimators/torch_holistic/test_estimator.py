@@ -18,23 +18,16 @@ from signpose.estimators import EstimatorSpec, make_estimator  # noqa: E402
 from signpose.formats.pose import read_pose_file  # noqa: E402
 from signpose.extract.driver import extract  # noqa: E402
 from signpose.tools.verify import compare_sources  # noqa: E402
-from tests.testdata import testdata  # noqa: E402
+from tests.testdata import signing_frames  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory) -> Path:
     """Two clips of 3 real signing frames with hands (PHOENIX size), as PNG folders."""
-    import cv2
     from PIL import Image
 
     root = tmp_path_factory.mktemp("gpu") / "data"
-    capture = cv2.VideoCapture(str(testdata("signing", "slp_site_asl_different.mp4")))
-    images = []
-    while len(images) < 40:
-        ok, bgr = capture.read()
-        assert ok
-        images.append(cv2.resize(bgr, (210, 260))[..., ::-1])
-    capture.release()
+    images = signing_frames(count=40)
     for clip, picked in (("a", images[30:33]), ("b", images[36:39])):
         (root / "train" / clip).mkdir(parents=True)
         for index, image in enumerate(picked):

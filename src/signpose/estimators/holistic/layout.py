@@ -23,7 +23,7 @@ def _components() -> dict:
 @cache
 def holistic_layout(*, refine_face: bool = False, world_landmarks: bool = True) -> KeypointLayout:
     """The 576 points (body, face, hands, body world), 586 with the irises; without world
-    landmarks the 543 (or 553) points of signpose 0.1's files."""
+    landmarks 543 (or 553) points."""
     data = _components()
     parts = []
     for component in data["components"]:

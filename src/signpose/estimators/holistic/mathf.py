@@ -1,9 +1,10 @@
 """The float32 functions of MediaPipe's C++ (``std::exp``, ``std::cos``, ``std::sin``,
-``std::atan2`` on floats: the C library's ``expf``, ``cosf``, ``sinf``, ``atan2f``), over arrays.
+``std::atan2`` on floats: the C library's ``expf``, ``cosf``, ``sinf``, ``atan2f``), and the
+double ``cos`` and ``sin`` of OpenCV's rotated rects, over arrays.
 
 numpy's own float32 functions are vectorised approximations that differ from the C library's
-in the last bit on a large share of inputs (exp on ~40% of them, measured on glibc 2.36), and
-one bit in a detection score or a rect's rotation moves a crop. So these call the C library
+in the last bit on a large share of inputs, and one bit in a detection score or a rect's
+rotation moves a crop. So these call the C library
 that MediaPipe calls: ``cosf``, ``sinf`` and ``atan2f`` element by element (a few per crop),
 and ``expf`` (thousands per frame: scores, heatmaps) through float64 ``exp``, which rounds to
 the same float as the C library's ``expf`` (within 0.502 ulp of exact) everywhere but near
@@ -36,12 +37,15 @@ def _libm() -> ctypes.CDLL:
         function = getattr(lib, unary)
         function.restype, function.argtypes = ctypes.c_float, [ctypes.c_float]
     lib.atan2f.restype, lib.atan2f.argtypes = ctypes.c_float, [ctypes.c_float, ctypes.c_float]
+    for unary in ("cos", "sin"):
+        function = getattr(lib, unary)
+        function.restype, function.argtypes = ctypes.c_double, [ctypes.c_double]
     return lib
 
 
-def _each(function, *arrays: np.ndarray) -> np.ndarray:
-    args = np.broadcast_arrays(*(np.asarray(a, f32) for a in arrays))
-    out = np.empty(args[0].shape, f32)
+def _each(function, *arrays: np.ndarray, dtype=f32) -> np.ndarray:
+    args = np.broadcast_arrays(*(np.asarray(a, dtype) for a in arrays))
+    out = np.empty(args[0].shape, dtype)
     flat = [a.ravel().tolist() for a in args]
     out.ravel()[:] = [function(*values) for values in zip(*flat)]
     return out
@@ -53,6 +57,15 @@ def cosf(x: np.ndarray) -> np.ndarray:
 
 def sinf(x: np.ndarray) -> np.ndarray:
     return _each(_libm().sinf, x)
+
+
+def cos(x: np.ndarray) -> np.ndarray:
+    """The C library's double ``cos`` (OpenCV's ``RotatedRect::points`` calls it)."""
+    return _each(_libm().cos, x, dtype=np.float64)
+
+
+def sin(x: np.ndarray) -> np.ndarray:
+    return _each(_libm().sin, x, dtype=np.float64)
 
 
 def atan2f(y: np.ndarray, x: np.ndarray) -> np.ndarray:

@@ -6,7 +6,9 @@ from the rect's `cv::boxPoints` (float32) to the output corners, then
 float32 and float64 operations in the same order, as numpy array operations over all crops
 (OpenCV 4.11's `hal::LUImpl` with partial pivoting for the 8×8 system, and its closed-form
 3×3 inverse), so the matrices are bit-identical to cv2's (tested against cv2 on random and
-real rects) without a Python loop per crop.
+real rects) without a Python loop per crop. OpenCV itself changed since: 4.13 solves the
+system otherwise and 4.14 computes the corners otherwise, so the matrices are computed here,
+never by the installed cv2, which only warps (its warp gives 4.11's bytes in 4.12 to 4.14).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from . import mathf
 
 f32 = np.float32
 LU_EPSILON = np.finfo(np.float64).eps * 100  # hal::LU64f
@@ -25,8 +29,8 @@ def box_points(roi: np.ndarray) -> np.ndarray:
     cx, cy, w, h, rotation = (roi[:, i].astype(f32) for i in range(5))
     angle = ((rotation * f32(180.0)).astype(np.float64) / math.pi).astype(f32)
     radians = angle.astype(np.float64) * math.pi / 180.0
-    b = np.cos(radians).astype(f32) * f32(0.5)
-    a = np.sin(radians).astype(f32) * f32(0.5)
+    b = mathf.cos(radians).astype(f32) * f32(0.5)
+    a = mathf.sin(radians).astype(f32) * f32(0.5)
     p = np.empty((roi.shape[0], 4, 2), f32)
     p[:, 0, 0] = cx - a * h - b * w
     p[:, 0, 1] = cy + b * h - a * w
