@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from signpose.errors import EstimatorError
 from signpose.estimators.base import EstimatorBase, Hints
 from signpose.model.keypoints import ClipKeypoints
 from signpose.model.layout import KeypointLayout, PartLayout
@@ -81,3 +82,11 @@ class BatchingToyEstimator(ToyEstimator):
         if any(image is not None and image.shape[1] == self.poison for frames, _ in clips for image in frames):
             raise ValueError(f"a frame {self.poison} pixels wide")
         return [self.estimate_clip(frames, fps) for frames, fps in clips]
+
+
+class ModelMissingToyEstimator(ToyEstimator):
+    """The toy estimator as on a worker where its model file is missing: built (and asked for
+    its provenance) fine, it cannot estimate anything."""
+
+    def estimate_clip(self, frames: Iterable[np.ndarray | None], fps: float) -> ClipKeypoints:
+        raise EstimatorError("/nowhere/toy.tflite: model file missing or unreadable (No such file or directory); reinstall signpose")

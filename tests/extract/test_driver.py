@@ -241,3 +241,46 @@ def test_a_missing_clip_folder_is_a_failed_clip_not_a_failed_run(dataset, datase
     assert "frame folder not found" in summary.failed[0].error
     assert (out / SPLIT / "clip1.pose").is_file()
     assert json.loads((out / RUN_INFO).read_text())["status"] == "complete"
+
+
+# -- runs that cannot go on ----------------------------------------------------------------
+
+
+def test_an_estimator_that_cannot_run_in_the_workers_stops_the_run(dataset, tmp_path: Path) -> None:
+    """Every clip would fail alike: the run stops with the estimator's error instead of
+    recording each clip as bad input."""
+    from signpose.errors import EstimatorError
+
+    out = tmp_path / "run"
+    with pytest.raises(EstimatorError, match="model file missing"):
+        extract(dataset, out, EstimatorSpec("tests.estimators.toy:ModelMissingToyEstimator"), LocalBackend(1))
+    info = json.loads((out / RUN_INFO).read_text())
+    assert info["status"] == "stopped" and "model file missing" in info["reason"]
+    assert RunStore(out).read_index() == {}  # no clip recorded as failed for it
+
+
+class _BrokenBackend:
+    """A backend whose workers cannot be started after the first result (EAGAIN, a lost cluster)."""
+
+    workers = 1
+
+    def check(self, probe) -> None:
+        probe()
+
+    def map_unordered(self, fn, items):
+        items = list(items)
+        fn.start()
+        fn.prepare(items[0])
+        yield Outcome(items[0], fn(items[0]))
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+
+def test_a_backend_that_fails_ends_the_run_as_stopped_not_complete_nor_an_output_error(dataset, tmp_path: Path) -> None:
+    from signpose.errors import BackendError
+
+    out = tmp_path / "run"
+    with pytest.raises(BackendError, match="Resource temporarily unavailable"):
+        extract(dataset, out, EstimatorSpec("tests.estimators.toy:ToyEstimator"), _BrokenBackend())
+    info = json.loads((out / RUN_INFO).read_text())
+    assert info["status"] == "stopped" and "Resource temporarily unavailable" in info["reason"]
+    assert list(RunStore(out).read_index()) == [(SPLIT, "clip1")]  # the finished clip is kept

@@ -38,7 +38,8 @@ class WorkerFunction(Protocol[T, R]):
       so the first item does not wait for it);
     - ``prepare(item)``: as soon as the worker learns that ``item`` is coming to it, before
       the call for that item and often while an earlier item runs (list and decode ahead,
-      or batch with the current one); every item is prepared, once, before its call;
+      or batch with the current one); every item is prepared, once, before its call; an
+      exception from it is ignored (the item's own call meets the problem and reports it);
     - ``items_ahead``: how many items a worker should hold beyond the one it runs (at
       least 1 is held ahead while enough items are left);
     - ``preload``: modules a backend may import once for all its workers (a fork server).

@@ -168,7 +168,8 @@ class LocalBackend:
     def _dispatch(cls, context, fn: WorkerFunction, pool: list[WorkerProcess], queue: RetryQueue, held: int) -> None:
         """Every worker gets an item; then, while more items are left than there are
         workers, each also gets the next ones, up to ``held`` in all (so items wait behind
-        a worker's current one only while there are more than its peers can take)."""
+        a worker's current one only while there are more than its peers can take). A retry
+        runs alone: it goes only to an idle worker, and nothing is held beside it."""
         for index, worker in enumerate(pool):
             if not worker.busy and queue:
                 if worker.retired or worker.ended or not worker.process.is_alive():  # a retry came back, or it died idle
@@ -178,5 +179,6 @@ class LocalBackend:
                 # Nothing left to give: let it shut down while the others finish.
                 worker.retire()
         for worker in pool:
-            while worker.busy and len(worker.held) < held and len(queue) > len(pool):
+            while (worker.busy and len(worker.held) < held and len(queue) > len(pool)
+                   and not worker.held[0].alone and not queue.next_is_retry()):  # fmt: skip
                 worker.give(queue.take())

@@ -26,7 +26,10 @@ def _receive_items(connection: Connection, fn: WorkerFunction, inbox: queues.Sim
         except (EOFError, OSError):  # the driver is gone
             item = None
         if item is not None:
-            fn.prepare(item)
+            try:
+                fn.prepare(item)
+            except Exception:  # noqa: BLE001 - the item's own call meets the problem and reports it
+                pass
         inbox.put(item)
         if item is None:
             return

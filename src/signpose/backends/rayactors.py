@@ -65,6 +65,8 @@ class SignposeWorker:
             return
         try:
             fn.prepare(item)
+        except Exception:  # noqa: BLE001 - the item's own call meets the problem and reports it
+            pass
         finally:
             self._prepared[ticket].set()
 

@@ -122,8 +122,9 @@ class RayRun:
         for actor in self.actors:
             if not actor.held and self.queue:
                 self._assign(actor, told)
-        for actor in self.actors:
-            while actor.held and len(actor.held) < self.depth and len(self.queue) > len(self.actors):
+        for actor in self.actors:  # a retry runs alone (retry.py): held by an idle actor, nothing beside it
+            while (actor.held and len(actor.held) < self.depth and len(self.queue) > len(self.actors)
+                   and not actor.held[0][1].alone and not self.queue.next_is_retry()):  # fmt: skip
                 self._assign(actor, told)
         for actor, items in told.items():
             actor.handle.tell.remote(self.boxed_fn, items)

@@ -5,6 +5,12 @@ A worker holds the item it runs and, often, items ahead of it. When it is lost (
 out of memory, hung and killed by the watchdog) the item in progress has cost an attempt:
 it goes out again, first in line, or after ``max_attempts`` ends as a crash. The items it
 held ahead never started: they go back as they were, costing nothing.
+
+Items held ahead are prepared while the current one runs (decoded, even batched with it),
+so one of them may be what killed the worker, and the current item pays. Hence a retry runs
+alone: an item that has cost an attempt goes only to a worker with nothing else, and that
+worker is given nothing more until it is done (``alone``). So a clip that kills its worker
+can cost another clip one attempt at most, never its place in the output.
 """
 
 from __future__ import annotations
@@ -26,6 +32,11 @@ class Attempt(Generic[T]):
     item: T
     number: int
 
+    @property
+    def alone(self) -> bool:
+        """A retry: it runs on a worker holding nothing else."""
+        return self.number > 1
+
     def done(self, result: Any) -> Outcome:
         return Outcome(self.item, result, attempts=self.number)
 
@@ -45,6 +56,10 @@ class RetryQueue(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._waiting)
+
+    def next_is_retry(self) -> bool:
+        """Whether the first in line has cost an attempt already (it must run alone)."""
+        return bool(self._waiting) and self._waiting[0].number > 0
 
     def take(self) -> Attempt[T]:
         """The next item, for one more worker."""

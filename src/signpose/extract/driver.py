@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from signpose import __version__
-from signpose.backends.base import Backend
-from signpose.errors import OutputError
+from signpose.backends.base import Backend, Outcome
+from signpose.errors import BackendError, EstimatorError, OutputError, SignposeError
 from signpose.estimators import Estimator, EstimatorSpec, make_estimator
 from signpose.extract.machine import describe_machine
 from signpose.extract.resume import Work, check_same_dataset, check_same_estimator, work
@@ -111,6 +111,19 @@ def run_extraction(out: Path, plan: Callable[[dict[str, Any] | None], Plan], *, 
         return _Extraction(store, chosen, work(chosen.dataset, out), limits, on_progress).run()
 
 
+# What a worker reports that no clip can help: the run stops with it (never an index record).
+STOPS: dict[ErrorKind, type[SignposeError]] = {ErrorKind.OUTPUT: OutputError, ErrorKind.ESTIMATOR: EstimatorError}
+
+
+def _next(outcomes: Iterator[Outcome]) -> Outcome | None:
+    """The backend's next outcome (None at the end); its OSError is the backend's, not the
+    output folder's (starting a worker, a lost connection to a cluster)."""
+    try:
+        return next(outcomes, None)
+    except OSError as error:
+        raise BackendError(f"the {type(error).__name__} of a worker or the cluster: {error}") from error
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -134,7 +147,8 @@ class _Extraction:
         self.info = self._run_info()
         self.frames = self.processed = self.retried = 0
         self.last = self.started = time.monotonic()
-        self.stop: OutputError | None = None
+        self.stop: SignposeError | None = None  # what stopped the run for every clip alike (output, estimator)
+        self.failure: str | None = None  # an exception that ended the run otherwise (the backend, a bug)
 
     def _run_info(self) -> dict[str, Any]:
         plan, dataset = self.plan, self.plan.dataset
@@ -170,6 +184,9 @@ class _Extraction:
             self._drain(todo)
         except KeyboardInterrupt:
             status = "interrupted"
+        except BaseException as error:  # the backend failed, or a bug: never recorded as complete
+            status, self.failure = "stopped", f"{type(error).__name__}: {error}"
+            raise
         finally:
             status = self._finish(status)
         if self.stop is not None:
@@ -184,14 +201,16 @@ class _Extraction:
         self.report(Progress(self.processed, total, self.frames, self.last - self.started, result))
 
     def _drain(self, todo: list) -> None:
+        """Results into the index as they come. An OSError from the index is the output
+        folder's (OutputError); one from the backend is the backend's, and ends the run."""
         try:
             with output_errors(self.out), self.store.journal(partial(self._synced, len(todo))) as journal, \
                     closing(self.plan.backend.map_unordered(self.processor, todo)) as outcomes:  # fmt: skip
-                for outcome in outcomes:
+                while (outcome := _next(outcomes)) is not None:
                     result = outcome.result or failed_result(outcome.item, outcome.crash, ErrorKind.WORKER)
-                    if result.error_kind is ErrorKind.OUTPUT:
+                    if result.error_kind in STOPS:
                         # Not this clip's fault: every clip would fail alike. Stop scheduling.
-                        self.stop = OutputError(result.error or "cannot write into the output folder")
+                        self.stop = STOPS[result.error_kind](result.error or "every clip fails alike")
                         return
                     journal.append(result)
                     self.retried += outcome.attempts > 1
@@ -215,6 +234,7 @@ class _Extraction:
                 self.store.write_run_info(self.info | {
                     "status": status,
                     **({"reason": str(self.stop)} if self.stop is not None else {}),
+                    **({"reason": self.failure} if self.failure is not None else {}),
                     "finished": _now(),
                     "elapsed_seconds": round(self.elapsed, 3),
                     "clips_processed": processed,

@@ -28,7 +28,7 @@ import numpy as np
 
 from signpose.backends import heartbeat
 from signpose.model.clip import Clip
-from signpose.errors import ClipError, OutputError, SignposeError
+from signpose.errors import ClipError, EstimatorError, OutputError, SignposeError
 from signpose.estimators import Estimator, EstimatorSpec, make_estimator
 from signpose.model.keypoints import ClipKeypoints
 from signpose.run.record import ClipResult, ClipStatus, ErrorKind, FrameFailure
@@ -116,11 +116,15 @@ class ClipProcessor:
     def prepare(self, clip: Clip) -> None:
         """Start listing ``clip`` and decoding its first frames (or all of them, for an
         estimator that reads whole clips) on a helper thread; the call for that clip takes
-        them up. A backend calls this as soon as it knows the clip is next for this worker."""
+        them up. A backend calls this as soon as it knows the clip is next for this worker.
+        It never raises: an estimator that cannot be built fails the clip's own call."""
+        try:
+            together = max(1, self.estimator.hints.decode_clips)
+        except Exception:  # noqa: BLE001 - met again, and recorded, by the clip's call
+            return
         if self._ahead is None:
             # one clip at a time, or several for an estimator faster than a core decodes one
             # clip (a video decodes on one thread, to stay byte-identical): its decode_clips
-            together = max(1, self.estimator.hints.decode_clips)
             self._ahead = ThreadPoolExecutor(max_workers=together, thread_name_prefix="signpose-next")
         self._prepared[(clip.split, clip.clip_id)] = self._ahead.submit(self._open, clip)
 
@@ -139,6 +143,8 @@ class ClipProcessor:
             return self._process(clip, base)
         except OutputError as error:  # every clip would fail alike: the driver stops the run
             return replace(base, error=str(error), error_kind=ErrorKind.OUTPUT)
+        except EstimatorError as error:  # the same: the estimator cannot run in this worker
+            return replace(base, error=str(error), error_kind=ErrorKind.ESTIMATOR)
         except INPUT_ERRORS as error:  # the one per-clip catch: record it, the run goes on
             return replace(base, error=_describe(error), error_kind=ErrorKind.INPUT)
         except Exception as error:  # a bug, not bad data: keep the traceback to find it

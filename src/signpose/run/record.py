@@ -25,6 +25,9 @@ class ErrorKind(str, Enum):
     # Writing into the run folder failed as it would for every clip (disk full, read-only,
     # no permission): the run stops; such a record is never written to the index.
     OUTPUT = "output"
+    # The estimator cannot run in a worker (a model file missing or altered there, its runtime
+    # not installed there): every clip would fail alike, so the run stops; never written either.
+    ESTIMATOR = "estimator"
 
 
 @dataclass(frozen=True)
