@@ -260,30 +260,20 @@ class HowStarted:
         return b"spawn_main" in Path("/proc/self/cmdline").read_bytes(), os.getpid()
 
 
-class DiesPreparing(Hooked):
-    """Hooked whose worker process is killed as soon as it is told of ``doomed`` (a clip
-    whose decoding, ahead of its turn, crashes the process): the item it was running when
-    that happened did nothing wrong."""
+class FailsPreparing(Hooked):
+    """Hooked whose ``prepare`` fails on ``item``: ``how="kill"`` kills the worker process as
+    soon as it is told of it (a clip whose decoding, ahead of its turn, crashes the process:
+    the item it was running did nothing wrong); ``how="raise"`` raises (a hook must not, but
+    one may: the item is then run as any other)."""
 
-    def __init__(self, markers: Path, seconds: float, doomed: int, items_ahead: int = 1) -> None:
+    def __init__(self, markers: Path, seconds: float, item: int, *, how: str, items_ahead: int = 1) -> None:
         super().__init__(markers, seconds, items_ahead)
-        self.doomed = doomed
+        self.item, self.how = item, how
 
     def prepare(self, item: int) -> None:
         super().prepare(item)
-        if item == self.doomed:
+        if item != self.item:
+            return
+        if self.how == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
-
-
-class RaisesPreparing(Hooked):
-    """Hooked whose ``prepare`` raises on ``bad`` (a hook must not, but one may): the item
-    is run as any other."""
-
-    def __init__(self, markers: Path, seconds: float, bad: int, items_ahead: int = 1) -> None:
-        super().__init__(markers, seconds, items_ahead)
-        self.bad = bad
-
-    def prepare(self, item: int) -> None:
-        super().prepare(item)
-        if item == self.bad:
-            raise ValueError(f"cannot prepare {item}")
+        raise ValueError(f"cannot prepare {item}")

@@ -17,7 +17,7 @@ import pytest
 from signpose.backends.base import BackendError, Outcome, Plain
 from signpose.backends.local import LocalBackend, describe_exit
 from tests.backends.local_helpers import (
-    AlwaysDie, Counted, DieOnce, DiesPreparing, RaisesPreparing, DieOnceLate, Gated, Hooked, Raise, Slow, Square, Surroundings, open_gate,
+    AlwaysDie, Counted, DieOnce, DieOnceLate, FailsPreparing, Gated, Hooked, Raise, Slow, Square, Surroundings, open_gate,
 )  # fmt: skip
 
 
@@ -266,7 +266,7 @@ def test_only_the_item_in_progress_counts_an_attempt_when_its_worker_dies(tmp_pa
 def test_an_item_that_kills_its_worker_while_held_ahead_costs_no_other_item_its_result(tmp_path: Path) -> None:
     """Item 3 kills any worker told of it. The item such a worker was running pays an
     attempt, and its retry runs alone, so it comes back; only item 3 ends as a crash."""
-    outcomes = {o.item: o for o in LocalBackend(2, max_attempts=3).map_unordered(DiesPreparing(tmp_path, 0.05, doomed=3), list(range(10)))}
+    outcomes = {o.item: o for o in LocalBackend(2, max_attempts=3).map_unordered(FailsPreparing(tmp_path, 0.05, 3, how="kill"), list(range(10)))}
     assert sorted(outcomes) == list(range(10))
     assert outcomes[3].crash is not None and outcomes[3].attempts == 3
     assert all(outcomes[i].result == i and outcomes[i].attempts <= 2 for i in outcomes if i != 3), outcomes
@@ -275,7 +275,7 @@ def test_an_item_that_kills_its_worker_while_held_ahead_costs_no_other_item_its_
 def test_an_exception_in_prepare_does_not_stop_the_worker(tmp_path: Path) -> None:
     """(A wedged worker would be killed by the watchdog, its items ending as crashes.)"""
     backend = LocalBackend(2, stall_timeout=30)
-    outcomes = {o.item: o for o in backend.map_unordered(RaisesPreparing(tmp_path, 0.01, bad=2), list(range(6)))}
+    outcomes = {o.item: o for o in backend.map_unordered(FailsPreparing(tmp_path, 0.01, 2, how="raise"), list(range(6)))}
     assert {i: (o.result, o.attempts, o.crash) for i, o in outcomes.items()} == {i: (i, 1, None) for i in range(6)}
 
 

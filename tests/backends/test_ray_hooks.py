@@ -47,7 +47,7 @@ def check_hook_order(log: list[str]) -> None:
 
 
 def test_an_item_that_kills_its_actor_while_held_ahead_costs_no_other_item_its_result(ray_cluster, tmp_path: Path) -> None:
-    outcomes = {o.item: o for o in RayBackend(2, max_attempts=3).map_unordered(helpers.DiesPreparing(tmp_path, 0.05, doomed=3), range(8))}
+    outcomes = {o.item: o for o in RayBackend(2, max_attempts=3).map_unordered(helpers.FailsPreparing(tmp_path, 0.05, 3, how="kill"), range(8))}
     assert sorted(outcomes) == list(range(8))
     assert outcomes[3].crash is not None and outcomes[3].attempts == 3
     assert all(outcomes[i].result == i and outcomes[i].attempts <= 2 for i in outcomes if i != 3), outcomes

@@ -212,10 +212,17 @@ def test_a_parquet_export_exports_again(tmp_path) -> None:
             assert a.files == b.files and all(np.array_equal(a[k], b[k]) for k in a.files)
 
 
-def test_read_back_with_pandas(tmp_path) -> None:
-    pd = pytest.importorskip("pandas", reason="pandas is not installed (the test extra lists it)")
+@pytest.fixture
+def exported(tmp_path) -> Path:
+    """The standard clips' run, exported to ``tmp_path / "out"``; the run itself."""
     run = build_run(tmp_path / "run", standard_clips())
     export_parquet(run, tmp_path / "out")
+    return run
+
+
+def test_read_back_with_pandas(exported, tmp_path) -> None:
+    pd = pytest.importorskip("pandas", reason="pandas is not installed (the test extra lists it)")
+    run = exported
     frame = pd.read_parquet(tmp_path / "out" / "train.parquet")
     heute = read_pose_file(run / "train" / "01April_2010_Thursday_heute-6694.pose")
     assert list(frame["clip_id"]) == ["01April_2010_Thursday_heute-6694", "01April_2010_Thursday_tagesschau-4332"]
@@ -226,10 +233,9 @@ def test_read_back_with_pandas(tmp_path) -> None:
     assert sorted(both["split"].unique()) == ["dev", "train"] and len(both) == 3
 
 
-def test_read_back_with_polars(tmp_path) -> None:
+def test_read_back_with_polars(exported, tmp_path) -> None:
     pl = pytest.importorskip("polars", reason="polars is not installed (the test extra lists it)")
-    run = build_run(tmp_path / "run", standard_clips())
-    export_parquet(run, tmp_path / "out")
+    run = exported
     frame = pl.read_parquet(tmp_path / "out" / "train.parquet")
     heute = read_pose_file(run / "train" / "01April_2010_Thursday_heute-6694.pose")
     points = frame["keypoints"][0].to_numpy()  # polars: a list of Array(Float32, (543, 3))
@@ -238,12 +244,11 @@ def test_read_back_with_polars(tmp_path) -> None:
     assert json.loads(pl.read_parquet_metadata(tmp_path / "out" / "train.parquet")["signpose"])["points"] == 543
 
 
-def test_read_back_with_hugging_face_datasets(tmp_path, monkeypatch) -> None:
+def test_read_back_with_hugging_face_datasets(exported, tmp_path, monkeypatch) -> None:
     datasets = pytest.importorskip("datasets", reason="Hugging Face datasets is not installed (the test extra lists it)")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    run = build_run(tmp_path / "run", standard_clips())
-    export_parquet(run, tmp_path / "out")
+    run = exported
     files = {"train": str(tmp_path / "out" / "train.parquet"), "dev": str(tmp_path / "out" / "dev.parquet")}
     loaded = datasets.load_dataset("parquet", data_files=files, cache_dir=str(tmp_path / "hf-cache"))
     dev = loaded["dev"].with_format("numpy")

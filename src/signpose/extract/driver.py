@@ -229,12 +229,12 @@ class _Extraction:
         if self.stop is not None:
             status = "stopped"
         self.elapsed = time.monotonic() - self.started
+        reason = str(self.stop) if self.stop is not None else self.failure
         try:
             with output_errors(self.out):
                 self.store.write_run_info(self.info | {
                     "status": status,
-                    **({"reason": str(self.stop)} if self.stop is not None else {}),
-                    **({"reason": self.failure} if self.failure is not None else {}),
+                    **({"reason": reason} if reason is not None else {}),
                     "finished": _now(),
                     "elapsed_seconds": round(self.elapsed, 3),
                     "clips_processed": processed,

@@ -116,15 +116,12 @@ class ClipProcessor:
     def prepare(self, clip: Clip) -> None:
         """Start listing ``clip`` and decoding its first frames (or all of them, for an
         estimator that reads whole clips) on a helper thread; the call for that clip takes
-        them up. A backend calls this as soon as it knows the clip is next for this worker.
-        It never raises: an estimator that cannot be built fails the clip's own call."""
-        try:
-            together = max(1, self.estimator.hints.decode_clips)
-        except Exception:  # noqa: BLE001 - met again, and recorded, by the clip's call
-            return
+        them up. A backend calls this as soon as it knows the clip is next for this worker
+        (and ignores what it raises: the clip's own call meets the problem and records it)."""
         if self._ahead is None:
             # one clip at a time, or several for an estimator faster than a core decodes one
             # clip (a video decodes on one thread, to stay byte-identical): its decode_clips
+            together = max(1, self.estimator.hints.decode_clips)
             self._ahead = ThreadPoolExecutor(max_workers=together, thread_name_prefix="signpose-next")
         self._prepared[(clip.split, clip.clip_id)] = self._ahead.submit(self._open, clip)
 
